@@ -1,0 +1,1 @@
+"""SQL migrations of the payment ledger, applied by common.migrations."""
