@@ -1,0 +1,1 @@
+"""SeatInventory: trips, segment-aware seat maps, and atomic holds that never oversell."""
