@@ -1,0 +1,1 @@
+"""Booking: reservations, the confirm saga, cancellations, expiry, signed tickets and booking events."""

@@ -1,0 +1,1 @@
+"""SQL migrations of the booking service, applied in order by `common.migrations`."""
