@@ -13,11 +13,12 @@ from common.security_settings import TlsSettings
 from common.settings import Env, ServerSettings, SettingsError
 
 # The backend of each contract domain (the second component of the proto package, `farebox.seat.v1`):
-# its variable and its public port on this host, the name its dev certificate is issued for.
+# its variable and its internal port on this host (mTLS: the gateway's certificate is verified there, so
+# its X-Forwarded-For is believed), under the name its dev certificate is issued for.
 BACKEND_VARIABLES: Mapping[str, tuple[str, str]] = {
-    "seat": ("SEAT_TARGET", "localhost:50051"),
-    "payment": ("PAYMENT_TARGET", "localhost:50052"),
-    "booking": ("BOOKING_TARGET", "localhost:50053"),
+    "seat": ("SEAT_TARGET", "localhost:50151"),
+    "payment": ("PAYMENT_TARGET", "localhost:50152"),
+    "booking": ("BOOKING_TARGET", "localhost:50153"),
 }
 
 

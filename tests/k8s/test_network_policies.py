@@ -35,12 +35,12 @@ _K8S_API = (
 )
 
 FLOWS: dict[Flow, Evidence] = {
-    # The public API; the translator calls the public ports, the booking saga the internal ones.
+    # The public API; the translator and the booking saga call the internal ports.
     ("ingress", "gateway", "ns:ingress-nginx", 8080): ("reads", "common,gateway", "GATEWAY_PORT"),
-    ("egress", "gateway", "seat", 50051): ("reads", "gateway", "SEAT_TARGET"),
-    ("ingress", "seat", "gateway", 50051): ("reads", "gateway", "SEAT_TARGET"),
-    ("egress", "gateway", "booking", 50053): ("reads", "gateway", "BOOKING_TARGET"),
-    ("ingress", "booking", "gateway", 50053): ("reads", "gateway", "BOOKING_TARGET"),
+    ("egress", "gateway", "seat", 50151): ("reads", "gateway", "SEAT_TARGET"),
+    ("ingress", "seat", "gateway", 50151): ("reads", "gateway", "SEAT_TARGET"),
+    ("egress", "gateway", "booking", 50153): ("reads", "gateway", "BOOKING_TARGET"),
+    ("ingress", "booking", "gateway", 50153): ("reads", "gateway", "BOOKING_TARGET"),
     ("egress", "booking", "seat", 50151): _SEAT,
     ("ingress", "seat", "booking", 50151): _SEAT,
     ("egress", "booking", "payment", 50152): _PAYMENT,

@@ -283,7 +283,7 @@ def test_farebox_deployments_spread_across_zones() -> None:
 
 @pytest.mark.parametrize("name", ["overlay-dev", "overlay-prod"])
 def test_targets_dial_the_public_or_internal_port_through_the_headless_service(name: str) -> None:
-    """The gateway calls the public ports, booking the internal ones (farebox_cli/services.py)."""
+    """The gateway and booking call the internal ports (farebox_cli/services.py)."""
     docs = render(name)
     headless = {
         doc["metadata"]["name"]: {port["port"] for port in doc["spec"]["ports"]}

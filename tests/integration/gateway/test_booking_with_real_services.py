@@ -1,9 +1,9 @@
 """A seat is booked over HTTP only, through the gateway, from the real seat, payment and booking services.
 
 Everything runs as it does in production, in this process: the services serve TLS with the dev
-certificates and verify bearer tokens; the gateway calls their public ports over TLS as `gateway`
-and forwards the caller's Authorization; the booking service calls the others' internal (mTLS)
-ports as itself. The flow is trips -> seat map -> reserve -> confirm -> get.
+certificates and verify bearer tokens; the gateway calls their internal (mTLS) ports as `gateway`
+and forwards the caller's Authorization; the booking service calls the others' internal ports as
+itself. The flow is trips -> seat map -> reserve -> confirm -> get.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def services_database(postgres_server_url: str) -> Iterator[str]:
 
 @dataclass
 class Backends:
-    """The public ports of the running seat and booking services, as gateway settings."""
+    """The internal ports of the running seat and booking services, as gateway settings."""
 
     targets: dict[str, str]
 
@@ -94,7 +94,10 @@ async def services(
         await booking_platform.start(booking, booking_settings.server)
 
         yield Backends(
-            {"SEAT_TARGET": f"localhost:{seat.port}", "BOOKING_TARGET": f"localhost:{booking.port}"}
+            {
+                "SEAT_TARGET": f"localhost:{seat.internal_port}",
+                "BOOKING_TARGET": f"localhost:{booking.internal_port}",
+            }
         )
     finally:
         for host in reversed(hosts):
@@ -103,7 +106,7 @@ async def services(
 
 @pytest.fixture
 async def gateway(services: Backends, start_gateway: StartGateway, dev_credentials: DevCredentials) -> str:
-    """A gateway presenting its own certificate to the services' public ports."""
+    """A gateway presenting its own certificate to the services' internal ports."""
     return await start_gateway(**dev_credentials.service_env("gateway"), **services.targets)
 
 

@@ -23,9 +23,9 @@ def test_defaults() -> None:
     assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8080)
     assert settings.tls.insecure_dev
     assert settings.backends == {
-        "seat": "localhost:50051",
-        "payment": "localhost:50052",
-        "booking": "localhost:50053",
+        "seat": "localhost:50151",
+        "payment": "localhost:50152",
+        "booking": "localhost:50153",
     }
     assert settings.cors_origins == ()
     assert settings.max_body_bytes == 1024 * 1024
