@@ -33,6 +33,7 @@ check-gen: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy common seat_service payment_service booking_service gateway farebox_cli benchmarks
 
 check-k8s: $(INSTALLED)
 	PYTHON=$(PY) scripts/validate_k8s.sh
