@@ -47,6 +47,7 @@ def prometheus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 async def stack(prometheus_dir: Path) -> AsyncIterator[Stack]:
     server, address = await start_probe([ServerMetricsInterceptor()])
+    domain_metrics().oversold_seat_segments.set(0)  # earlier tests in this process may have set it
     endpoint = start_metrics_server("127.0.0.1", 0)
     with start_prometheus(
         prometheus_dir, {"probe": [f"127.0.0.1:{endpoint.port}"]}, rule_files=[ALERTS]

@@ -207,7 +207,8 @@ async def test_holds_racing_a_flushall_never_hold_a_seat_segment_twice(
         try:
             return (await service.stub.HoldSeats(request)).hold
         except grpc.aio.AioRpcError as error:
-            assert reason(error) == "SEAT_UNAVAILABLE"
+            # Taken, or refused as retryable while the index is rebuilt (a loaded machine may see it).
+            assert reason(error) in ("SEAT_UNAVAILABLE", "REDIS_UNAVAILABLE", "SEAT_INDEX_REBUILDING")
             return None
         finally:
             done += 1
@@ -219,6 +220,7 @@ async def test_holds_racing_a_flushall_never_hold_a_seat_segment_twice(
     assert flushed.is_set()
 
     holds = [hold for hold in outcomes if hold is not None]
+    assert holds, "no hold was granted at all"
     claimed: set[tuple[str, int]] = set()
     for hold in holds:
         mine = {
