@@ -146,7 +146,8 @@ def run_workers(
     """Runs `main` on uvloop here, or in `server.workers` processes sharing one port (SO_REUSEPORT).
 
     Serves /metrics on `server.metrics_port` from this process: its own registry with one worker,
-    the sum of every worker's samples (Prometheus multiprocess mode) with several.
+    the sum of every worker's samples (Prometheus multiprocess mode) with several. Spawned workers
+    import `main` by name, so it must live in an importable module, never in a `__main__`.
     """
     if server.workers <= 1:
         endpoint = start_metrics_server(server.host, server.metrics_port)

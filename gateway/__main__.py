@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 from common.logs import configure_logging
 from common.server import run_workers
-from gateway.server import build_server
+from gateway.server import serve
 from gateway.settings import GatewaySettings
-
-
-async def serve() -> None:
-    """Builds, starts and runs one gateway process until SIGTERM or SIGINT."""
-    settings = GatewaySettings.from_env()
-    configure_logging(settings.server.log_level, service="gateway")
-    host = build_server(settings)
-    await host.start(f"{settings.server.host}:{settings.server.port}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await host.stop()
 
 
 def main() -> None:

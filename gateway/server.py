@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from dataclasses import dataclass
 
 import farebox
 import structlog
 from aiohttp import web
 
+from common.logs import configure_logging
 from gateway.app import Gateway, create_app
 from gateway.backends import Backends
 from gateway.comments import load_comments
@@ -73,3 +76,17 @@ def build_server(settings: GatewaySettings) -> GatewayHost:
         docs_html=render_docs(spec),
     )
     return GatewayHost(gateway=gateway, app=create_app(gateway))
+
+
+async def serve() -> None:
+    """Builds, starts and runs one gateway process until SIGTERM or SIGINT (a worker of `run_workers`)."""
+    settings = GatewaySettings.from_env()
+    configure_logging(settings.server.log_level, service="gateway")
+    host = build_server(settings)
+    await host.start(f"{settings.server.host}:{settings.server.port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await host.stop()

@@ -14,8 +14,9 @@ from common.domain_metrics import domain_metrics
 from common.group_commit import GroupCommitter
 from common.idempotency import IdempotencyStore, KeyPurger
 from common.interceptors.idempotency import IdempotencyInterceptor
+from common.logs import configure_logging
 from common.platform import Platform
-from common.server import ServiceHost
+from common.server import ServiceHost, serve_until_signalled
 from payment_service.payments import Payments
 from payment_service.provider_guard import ProviderGuard
 from payment_service.providers.base import PaymentProvider
@@ -78,3 +79,13 @@ async def build_server(
     host.on_close(monitor.stop)
     host.on_close(purger.stop)
     return host
+
+
+async def serve() -> None:
+    """Builds, starts and runs one payment-service process until SIGTERM (a worker of `run_workers`)."""
+    settings = PaymentSettings.from_env()
+    configure_logging(settings.server.log_level, service="payment")
+    platform = Platform.configure(settings.platform, service="payment")
+    host = await build_server(settings, platform=platform)
+    await platform.start(host, settings.server)
+    await serve_until_signalled(host, settings.server)

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 from common.logs import configure_logging
-from common.platform import Platform
-from common.server import run_workers, serve_until_signalled
-from seat_service.server import build_server
+from common.server import run_workers
+from seat_service.server import serve
 from seat_service.settings import SeatSettings
-
-
-async def serve() -> None:
-    """Builds, starts and runs one seat-service process until SIGTERM."""
-    settings = SeatSettings.from_env()
-    configure_logging(settings.server.log_level, service="seat")
-    platform = Platform.configure(settings.platform, service="seat")
-    host = await build_server(settings, platform=platform)
-    await platform.start(host, settings.server)
-    await serve_until_signalled(host, settings.server)
 
 
 def main() -> None:

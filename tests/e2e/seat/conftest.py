@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class SeatProcess:
 
     process: asyncio.subprocess.Process
     port: int
+    internal_port: int
     channel: grpc.aio.Channel
     stub: SeatInventoryServiceStub
     admin_channel: grpc.aio.Channel
@@ -66,14 +68,35 @@ class SeatProcess:
             await self.drain
 
 
-async def _start(database_url: str, redis_url: str, credentials: DevCredentials) -> SeatProcess:
+def parse_log_line(line: bytes) -> dict[str, object]:
+    """A JSON log line; workers sharing one pipe may interleave a long line, kept as `raw` text."""
+    try:
+        event: dict[str, object] = json.loads(line)
+    except json.JSONDecodeError:
+        return {"raw": line.decode(errors="replace")}
+    return event
+
+
+def free_port() -> int:
+    """A port nothing listens on now (workers sharing a port need it fixed before they start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _start(
+    database_url: str, redis_url: str, credentials: DevCredentials, workers: int, metrics_port: int
+) -> SeatProcess:
+    shared = workers > 1
     env = {
         **os.environ,
         **credentials.service_env("seat"),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "SEAT_PORT": "0",
-        "SEAT_INTERNAL_PORT": "0",
+        "SEAT_PORT": str(free_port() if shared else 0),
+        "SEAT_INTERNAL_PORT": str(free_port() if shared else 0),
+        "SEAT_WORKERS": str(workers),
+        "SEAT_METRICS_PORT": str(metrics_port),
         "LOG_LEVEL": "info",
     }
     process = await asyncio.create_subprocess_exec(
@@ -81,20 +104,21 @@ async def _start(database_url: str, redis_url: str, credentials: DevCredentials)
     )
     assert process.stdout is not None
     log: list[dict[str, object]] = []
-    while True:
+    started_workers = 0
+    while started_workers < workers:
         line = await asyncio.wait_for(process.stdout.readline(), 60)
         assert line, "the service exited before it started"
-        event = json.loads(line)
+        event = parse_log_line(line)
         log.append(event)
         if event.get("event") == "server_started":
+            started_workers += 1
             port = int(event["port"])  # type: ignore[call-overload]
             internal_port = int(event["internal_port"])  # type: ignore[call-overload]
-            break
 
     async def drain() -> None:
         assert process.stdout is not None
         async for raw in process.stdout:
-            log.append(json.loads(raw))
+            log.append(parse_log_line(raw))
 
     channel = grpc.aio.secure_channel(
         f"localhost:{internal_port}", credentials.channel_credentials("booking")
@@ -109,6 +133,7 @@ async def _start(database_url: str, redis_url: str, credentials: DevCredentials)
     started = SeatProcess(
         process,
         port,
+        internal_port,
         channel,
         SeatInventoryServiceStub(channel),
         admin_channel,
@@ -122,12 +147,12 @@ async def _start(database_url: str, redis_url: str, credentials: DevCredentials)
 @pytest.fixture
 async def start_seat_process(
     seat_database: str, redis_url: str, dev_credentials: DevCredentials
-) -> AsyncIterator[Callable[[], Awaitable[SeatProcess]]]:
+) -> AsyncIterator[Callable[..., Awaitable[SeatProcess]]]:
     """Starts seat-service processes on the session's stores; stops those still running afterwards."""
     started: list[SeatProcess] = []
 
-    async def start() -> SeatProcess:
-        process = await _start(seat_database, redis_url, dev_credentials)
+    async def start(workers: int = 1, metrics_port: int = 0) -> SeatProcess:
+        process = await _start(seat_database, redis_url, dev_credentials, workers, metrics_port)
         started.append(process)
         return process
 

@@ -15,7 +15,7 @@ from tests.e2e.seat.conftest import SeatProcess
 from tests.integration.seat.support import create_trip, hold_request, new_key, reason, states
 
 WAIT = 30  # a guard against a hang, never a measurement
-Start = Callable[[], Awaitable[SeatProcess]]
+Start = Callable[..., Awaitable[SeatProcess]]
 
 
 async def test_a_change_made_in_one_process_reaches_a_watcher_of_another(start_seat_process: Start) -> None:
