@@ -10,13 +10,15 @@ before opening database or Redis pools, and pass the interceptors to the server 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import structlog
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor, filters
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -87,6 +89,41 @@ def _traced_calls() -> Callable[[Any], bool]:
     return filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection")))
 
 
+class SampledTracesOnly(trace.TracerProvider):
+    """Tracers that start spans only inside a sampled trace: a database or Redis call of an unsampled
+    request, or of background work, then costs one flag check instead of a span."""
+
+    def __init__(self, provider: trace.TracerProvider) -> None:
+        self._provider = provider
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _SampledChildTracer(self._provider.get_tracer(*args, **kwargs))
+
+
+class _SampledChildTracer(trace.Tracer):
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, context: Context | None = None, *args: Any, **kwargs: Any) -> trace.Span:
+        if not _in_sampled_trace(context):
+            return trace.INVALID_SPAN
+        return self._tracer.start_span(name, context, *args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Iterator[trace.Span]:
+        if not _in_sampled_trace(context):
+            yield trace.INVALID_SPAN
+            return
+        with self._tracer.start_as_current_span(name, context, *args, **kwargs) as span:
+            yield span
+
+
+def _in_sampled_trace(context: Context | None) -> bool:
+    return bool(trace.get_current_span(context).get_span_context().trace_flags.sampled)
+
+
 _configured: Tracing | None = None
 
 
@@ -121,8 +158,9 @@ def configure_tracing(
     if _configured is None:
         provider = build_provider(settings, service, exporter)
         trace.set_tracer_provider(provider)
-        PsycopgInstrumentor().instrument(tracer_provider=provider)
-        RedisInstrumentor().instrument(tracer_provider=provider)
+        drivers = SampledTracesOnly(provider)
+        PsycopgInstrumentor().instrument(tracer_provider=drivers)
+        RedisInstrumentor().instrument(tracer_provider=drivers)
         _configured = Tracing(provider)
         log.info(
             "tracing_configured",
