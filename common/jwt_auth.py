@@ -46,6 +46,7 @@ from common.errors import Unauthenticated
 from common.policy import Role
 from common.request_context import Principal
 from common.security_settings import JwtSettings
+from common.token_cache import VerifiedTokens
 
 log = structlog.get_logger()
 
@@ -239,11 +240,20 @@ def key_source(settings: JwtSettings) -> KeySource:
 class JwtVerifier:
     """Verifies bearer tokens against one issuer, one audience and one key source."""
 
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: timedelta) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: timedelta,
+        verified: VerifiedTokens | None = None,
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._verified = verified or VerifiedTokens()
 
     @classmethod
     def from_settings(cls, settings: JwtSettings) -> JwtVerifier | None:
@@ -255,7 +265,11 @@ class JwtVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
-        """The token's principal; raises Unauthenticated for any refusal."""
+        """The token's principal (from the cache when it was verified lately); raises Unauthenticated
+        for any refusal."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            return cached
         if len(token) > MAX_TOKEN_BYTES:
             raise _invalid("the token is too large")
         try:
@@ -288,7 +302,9 @@ class JwtVerifier:
             ) from None
         except jwt.PyJWTError as error:
             raise _invalid(str(error)) from None
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified.put(token, principal, float(claims["exp"]))
+        return principal
 
     async def close(self) -> None:
         """Releases the key source."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import Unauthenticated
-from common.jwt_auth import JwksFile, JwtVerifier, StaticKey, principal_from_claims
+from common.jwt_auth import JwksFile, JwtVerifier, StaticKey, VerificationKey, principal_from_claims
 from common.policy import Role
 from tests.unit.security.signing import (
     AUDIENCE,
@@ -163,3 +163,27 @@ def test_roles_map_to_role_values_and_service_never_comes_from_a_token() -> None
 
 def test_a_token_without_roles_has_none() -> None:
     assert principal_from_claims({"sub": "u"}).roles == frozenset()
+
+
+class CountingKeys(StaticKey):
+    """A static key that counts how often a verification asked for it."""
+
+    asked = 0
+
+    async def key_for(self, kid: str | None) -> VerificationKey | None:
+        CountingKeys.asked += 1
+        return await super().key_for(kid)
+
+
+async def test_a_verified_token_is_checked_once_and_a_refused_one_every_time(es_key: SigningKey) -> None:
+    keys = CountingKeys(es_key.public_pem().decode())
+    verifier = JwtVerifier(keys, issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY)
+    CountingKeys.asked = 0
+    token = es_key.sign(claims())
+    for _ in range(3):
+        assert (await verifier.verify(token)).subject == "traveller-1"
+    assert CountingKeys.asked == 1
+    wrong_audience = es_key.sign(claims(aud="someone-else"))
+    for _ in range(2):
+        await refused(verifier, wrong_audience)
+    assert CountingKeys.asked == 3
