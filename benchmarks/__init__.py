@@ -1,0 +1,1 @@
+"""Load drivers, ghz configs, scenarios and dated results for Farebox (`python -m benchmarks`)."""
