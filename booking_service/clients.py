@@ -5,7 +5,8 @@ fast with DEADLINE_EXCEEDED when too little is left). Inside the budget, tenacit
 and DEADLINE_EXCEEDED of idempotent calls, with exponential backoff and jitter, never sleeping past
 the budget; a retry sends the same request, so the same idempotency key. Each attempt runs inside
 the downstream's breaker; an open breaker fails fast with UNAVAILABLE and a reason naming the
-downstream. Errors the downstream returns for good become the matching domain error.
+downstream. Errors the downstream returns for good become the matching domain error. Retries and
+breaker states are published per downstream (`booking_service.metrics`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tenacity import AsyncRetrying, retry_if_exception, stop_before_delay, wait_exponential_jitter
 
+from booking_service.metrics import BreakerStateGauge, retry_counter
 from booking_service.settings import DownstreamSettings
 from common import errors
 from common.channels import create_channel
@@ -70,17 +72,27 @@ def _transient(error: BaseException, idempotent: bool) -> bool:
     )
 
 
-class Downstream:
-    """One downstream service: its breaker and the retry policy of calls to it."""
+def _rpc_name(request: Any) -> str:
+    """The RPC a request is for: every RPC has its own `<Rpc>Request` message (buf's STANDARD lint)."""
+    return type(request).__name__.removesuffix("Request")
 
-    def __init__(self, name: str, settings: DownstreamSettings) -> None:
+
+class Downstream:
+    """One downstream service: its breaker and the retry policy of calls to it.
+
+    `label` names it in metrics (`downstream="seat"`); it defaults to `name`.
+    """
+
+    def __init__(self, name: str, settings: DownstreamSettings, label: str | None = None) -> None:
         self.name = name
+        self.label = label or name
         self.reason = f"{name.upper()}_UNAVAILABLE"
         self.settings = settings
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset,
             exclude=[_not_a_fault],
+            listeners=[BreakerStateGauge(self.label)],
             name=name,
         )
 
@@ -98,6 +110,7 @@ class Downstream:
             retry=retry_if_exception(lambda error: _transient(error, idempotent)),
             wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
             stop=stop_before_delay(budget),
+            before_sleep=retry_counter(self.label, _rpc_name(request)),
             reraise=True,
         )
         try:
@@ -164,7 +177,7 @@ class SeatClient:
 
     def __init__(self, channel: grpc.aio.Channel, settings: DownstreamSettings) -> None:
         self.channel = channel
-        self.downstream = Downstream("seat_inventory", settings)
+        self.downstream = Downstream("seat_inventory", settings, label="seat")
         self._stub = seat_grpc.SeatInventoryServiceStub(channel)  # type: ignore[no-untyped-call]
 
     async def hold_seats(

@@ -1,6 +1,7 @@
 """Booking events from the outbox to a Redis stream, and a consumer that sees each event once.
 
-The relay publishes with XADD at least once and in order per booking (the outbox's `seq` order).
+The relay publishes with XADD at least once and in order per booking (the outbox's `seq` order),
+and before each pass publishes the outbox's lag (the age of its oldest unpublished event).
 A consumer reads through a consumer group and dedupes by event id, so a republished event is
 handled once; it acknowledges a message only after its handler returned.
 """
@@ -17,6 +18,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from booking_service.metrics import record_outbox_lag
 from booking_service.store import BookingStore, OutboxRow
 
 log = structlog.get_logger()
@@ -36,6 +38,7 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publishes everything unpublished now; returns how many events were published."""
+        record_outbox_lag(await self.store.outbox_lag())
         total = 0
         while True:
             published = await self.store.publish_pending(self._publish, self.batch)

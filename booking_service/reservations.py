@@ -21,6 +21,7 @@ from booking_service.domain import (
     step_request_id,
     validate_reservation,
 )
+from booking_service.metrics import HOLD_SEATS, compensation, timed_step
 from booking_service.store import BookingStore, cursor_of
 from common.errors import FailedPrecondition, FareboxError, IdempotencyKeyReused, NotFound
 
@@ -49,17 +50,18 @@ class Reservations:
                 )
             return existing
         check_pending_limit(await self.store.count_open(request.owner_id), self.limits)
-        hold = (
-            await self.seat.hold_seats(
-                trip_id=request.trip_id,
-                seat_numbers=list(request.seat_numbers),
-                from_stop=request.from_stop,
-                to_stop=request.to_stop,
-                holder_id=request.owner_id,
-                ttl=self.hold_ttl,
-                request_id=step_request_id(booking_id, "hold"),
-            )
-        ).hold
+        with timed_step(HOLD_SEATS):
+            hold = (
+                await self.seat.hold_seats(
+                    trip_id=request.trip_id,
+                    seat_numbers=list(request.seat_numbers),
+                    from_stop=request.from_stop,
+                    to_stop=request.to_stop,
+                    holder_id=request.owner_id,
+                    ttl=self.hold_ttl,
+                    request_id=step_request_id(booking_id, "hold"),
+                )
+            ).hold
         now = datetime.now(UTC)
         booking = Booking(
             booking_id=booking_id,
@@ -93,9 +95,10 @@ class Reservations:
 
     async def _release(self, booking: Booking) -> None:
         try:
-            await self.seat.release_hold(
-                booking.hold_id, step_request_id(booking.booking_id, "refused-release")
-            )
+            with compensation("release_hold"):
+                await self.seat.release_hold(
+                    booking.hold_id, step_request_id(booking.booking_id, "refused-release")
+                )
         except FareboxError as error:
             log.warning("refused_hold_release_failed", booking_id=booking.booking_id, reason=error.reason)
 

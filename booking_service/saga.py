@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -32,6 +33,7 @@ from booking_service.domain import (
     saga_id_for,
     step_request_id,
 )
+from booking_service.metrics import compensation, step_name, timed_step
 from booking_service.settings import SagaSettings
 from booking_service.store import BookingStore, SagaChange
 from booking_service.tickets import TicketSigner
@@ -175,7 +177,8 @@ class SagaRunner:
             SagaStep.RELEASE_SEATS: self._release_seats,
         }
         while saga.step is not SagaStep.DONE:
-            saga = await steps[saga.step](saga, booking, lease_owner)
+            with timed_step(step_name(saga.step)):
+                saga = await steps[saga.step](saga, booking, lease_owner)
         log.info("saga_done", saga_id=saga.saga_id, outcome=saga.outcome.value, reason=saga.failure_reason)
         return await self._booking_by_id(saga.booking_id)
 
@@ -367,13 +370,17 @@ class SagaRunner:
         try:
             payment = (await self.payment.get_by_id(saga.payment_id)).payment
             if payment.status == PaymentStatus.PAYMENT_STATUS_AUTHORIZED:
-                await self.payment.void(saga.payment_id, step_request_id(saga.saga_id, "void"))
+                with _compensating(saga, "void_payment"):
+                    await self.payment.void(saga.payment_id, step_request_id(saga.saga_id, "void"))
             elif payment.status in (
                 PaymentStatus.PAYMENT_STATUS_CAPTURED,
                 PaymentStatus.PAYMENT_STATUS_PARTIALLY_REFUNDED,
             ):
                 reason = "booking cancelled" if saga.kind is SagaKind.CANCEL else saga.failure_reason
-                await self.payment.refund(saga.payment_id, reason, step_request_id(saga.saga_id, "refund"))
+                with _compensating(saga, "refund_payment"):
+                    await self.payment.refund(
+                        saga.payment_id, reason, step_request_id(saga.saga_id, "refund")
+                    )
         except FareboxError as error:
             if not is_transient(error):
                 log.error("saga_payment_return_refused", saga_id=saga.saga_id, reason=error.reason)
@@ -384,7 +391,8 @@ class SagaRunner:
 
     async def _release_seats(self, saga: Saga, booking: Booking, lease_owner: str) -> Saga:
         try:
-            await self.seat.release_seats(saga.booking_id, step_request_id(saga.saga_id, "release-seats"))
+            with _compensating(saga, "release_seats"):
+                await self.seat.release_seats(saga.booking_id, step_request_id(saga.saga_id, "release-seats"))
         except FareboxError as error:
             if not is_transient(error):
                 log.error("saga_seat_release_refused", saga_id=saga.saga_id, reason=error.reason)
@@ -408,6 +416,11 @@ class SagaRunner:
         booking = await self.store.get(booking_id)
         assert booking is not None, booking_id
         return booking
+
+
+def _compensating(saga: Saga, step: str) -> AbstractContextManager[None]:
+    """Counts a confirm saga's compensating call; a cancellation's refund undoes nothing that failed."""
+    return compensation(step) if saga.kind is SagaKind.CONFIRM else nullcontext()
 
 
 def crash_if(settings: SagaSettings, point: str) -> None:

@@ -1,13 +1,15 @@
 """All of the booking service's SQL: bookings, saga rows, tickets and outbox rows.
 
 Every change of a booking's status writes its outbox event in the same transaction, after the
-booking row is updated (so the row lock orders one booking's events by `seq`).
+booking row is updated (so the row lock orders one booking's events by `seq`), and is counted in
+`farebox_bookings_total` once that transaction commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,12 +36,15 @@ from booking_service.domain import (
     event_for,
     sources_of,
 )
+from booking_service.metrics import count_statuses
 
 Row = dict[str, Any]
 Conn = AsyncConnection[Any]  # the pool's connections return rows as dicts (common.db.open_pool)
 _OPEN = [status.value for status in OPEN_STATUSES]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RELAY_LOCK = 0x46_42_4F_58  # "FBOX": one relay publishes at a time, in seq order
+# The statuses bookings entered in the current `BookingStore.transaction()`, counted when it commits.
+_entered: ContextVar[list[BookingStatus]] = ContextVar("booking_statuses_entered")
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,18 @@ class BookingStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        """A connection inside one transaction, for the methods below that take `conn`."""
-        async with self.pool.connection() as conn, conn.transaction():
-            yield conn
+        """A connection inside one transaction, for the methods below that take `conn`.
+
+        The statuses bookings enter in it are counted once it commits; a rollback counts none.
+        """
+        entered: list[BookingStatus] = []
+        token = _entered.set(entered)
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+        finally:
+            _entered.reset(token)
+        count_statuses(entered)
 
     async def get(self, booking_id: str, owner_id: str | None = None) -> Booking | None:
         """A booking with its tickets; None when missing or, given `owner_id`, owned by someone else."""
@@ -128,7 +142,7 @@ class BookingStore:
 
     async def insert_reservation(self, booking: Booking, limits: Limits) -> tuple[Booking, bool]:
         """Records a pending booking unless it exists; returns it and whether it was created now."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.transaction() as conn:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('booking-owner:' || %s))", (booking.owner_id,)
             )
@@ -155,6 +169,7 @@ class BookingStore:
             assert row is not None
             created = booking_from_row(row)
             await insert_event(conn, event_for(created))
+            _count_on_commit(created.status)
             return created, True
 
     async def lock_for_saga(self, conn: Conn, booking_id: str, owner_id: str) -> Booking | None:
@@ -196,6 +211,7 @@ class BookingStore:
             return None
         booking = booking_from_row(row)
         await insert_event(conn, event_for(booking))
+        _count_on_commit(booking.status)
         return booking
 
     async def sagas_of(self, conn: Conn, booking_id: str) -> list[Saga]:
@@ -227,7 +243,7 @@ class BookingStore:
 
     async def advance(self, saga: Saga, lease_owner: str, lease: timedelta, change: SagaChange) -> Saga:
         """Writes a saga's next step with its booking change; LeaseLost if the saga is not ours."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.transaction() as conn:
             row = await _one(
                 conn,
                 """
@@ -298,7 +314,7 @@ class BookingStore:
 
     async def expire_due(self, limit: int) -> list[Booking]:
         """Marks unpaid bookings past their hold expiry EXPIRED, with their events; returns them."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.transaction() as conn:
             cursor = await conn.execute(
                 """
                 UPDATE bookings SET status = 'EXPIRED', failure_reason = 'HOLD_EXPIRED',
@@ -314,6 +330,7 @@ class BookingStore:
             expired = [booking_from_row(row) for row in await cursor.fetchall()]
             for booking in expired:
                 await insert_event(conn, event_for(booking))
+                _count_on_commit(booking.status)
             return expired
 
     async def publish_pending(self, publish: Callable[[list[OutboxRow]], Awaitable[None]], limit: int) -> int:
@@ -342,6 +359,24 @@ class BookingStore:
                 ([row.seq for row in rows],),
             )
             return len(rows)
+
+    async def outbox_lag(self) -> timedelta:
+        """How long the oldest unpublished event has waited; zero when every event is published."""
+        async with self._reading() as conn:
+            row = await _one(
+                conn,
+                """
+                SELECT greatest(clock_timestamp() - create_time, interval '0') AS lag FROM booking_outbox
+                WHERE publish_time IS NULL ORDER BY seq LIMIT 1
+                """,
+                (),
+            )
+        return row["lag"] if row is not None else timedelta(0)
+
+
+def _count_on_commit(status: BookingStatus) -> None:
+    """Notes that a booking entered `status` in the current `BookingStore.transaction()`."""
+    _entered.get().append(status)
 
 
 async def insert_event(conn: Conn, event: Event) -> None:

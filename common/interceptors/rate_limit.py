@@ -3,7 +3,8 @@
 Runs after `AuthInterceptor`. The caller is the principal's subject; an anonymous caller is its
 IP address: the peer's, or, when the peer is a trusted proxy (the translator, by its verified
 client certificate), the last address that proxy appended to `x-forwarded-for`. Services
-(ROLE_SERVICE) and internal methods are not limited.
+(ROLE_SERVICE) and internal methods are not limited. Refusals are counted per method in
+`farebox_rate_limit_rejections_total`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import grpc
 from grpc_interceptor import AsyncServerInterceptor
 
+from common.domain_metrics import domain_metrics
+from common.errors import ResourceExhausted
 from common.interceptors.handler import call_handler
 from common.interceptors.policy import OPEN_SERVICES
 from common.policy import Role, policy_for
@@ -35,7 +38,11 @@ class RateLimitInterceptor(AsyncServerInterceptor):
         policy = None if method_name.startswith(OPEN_SERVICES) else policy_for(method_name)
         principal = principal_var.get()
         if policy is not None and Role.ROLE_SERVICE not in principal.roles:
-            await self._limiter.check(self.caller(principal, context), policy)
+            try:
+                await self._limiter.check(self.caller(principal, context), policy)
+            except ResourceExhausted:
+                domain_metrics().rate_limit_rejections.labels(method=method_name).inc()
+                raise
         return await call_handler(method, request, context)
 
     def caller(self, principal: Principal, context: grpc.aio.ServicerContext) -> str:

@@ -3,8 +3,8 @@
 Each service runs as deployed: its own certificate from the dev CA, TLS with bearer tokens on its
 public port, mTLS on its internal port, and the booking service calls the others' internal ports
 as itself. Every process listens on port 0 and the harness reads the bound ports from its
-`server_started` log line. Processes can be stopped, killed with SIGKILL and started again with
-other settings.
+`server_started` log line (its /metrics port from its `metrics_server_started` line). Processes
+can be stopped, killed with SIGKILL and started again with other settings.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tests.unit.booking.harness import FAST, TICKET_KEY
 ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 60.0
 SERVER_STARTED = "server_started"
+METRICS_STARTED = "metrics_server_started"
 
 # Rate limits have tests of their own; here one traveller polls and retries faster than a person would.
 UNLIMITED_RATES = {
@@ -84,6 +85,11 @@ class ServiceProcess:
     def internal_target(self) -> str:
         """The internal (mTLS) address."""
         return f"127.0.0.1:{self.internal_port}"
+
+    @property
+    def metrics_target(self) -> str:
+        """The address of its /metrics endpoint, from its latest `metrics_server_started` log line."""
+        return f"127.0.0.1:{self.events(METRICS_STARTED)[-1]['port']}"
 
     def start(self, **overrides: str) -> None:
         """Starts the process and waits for its ready log line (for a server: its ports)."""
