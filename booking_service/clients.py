@@ -27,9 +27,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tenacity import AsyncRetrying, retry_if_exception, stop_before_delay, wait_exponential_jitter
 
-from booking_service.metrics import BreakerStateGauge, retry_counter
+from booking_service.metrics import retry_counter
 from booking_service.settings import DownstreamSettings
 from common import errors
+from common.breakers import BreakerReport
 from common.channels import create_channel
 from common.request_context import outgoing_timeout
 
@@ -92,7 +93,7 @@ class Downstream:
             fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset,
             exclude=[_not_a_fault],
-            listeners=[BreakerStateGauge(self.label)],
+            listeners=[BreakerReport(self.label)],
             name=name,
         )
 

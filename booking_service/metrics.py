@@ -4,7 +4,7 @@ farebox_bookings_total{status}                  `BookingStore.transaction`, once
 farebox_saga_step_duration_seconds{step,outcome} `timed_step`: each saga step, and the seat hold before it
 farebox_saga_compensations_total{step,outcome}  `compensation`: release_hold, void_payment,
                                                 refund_payment, release_seats
-farebox_circuit_breaker_state{downstream}       `BreakerStateGauge`, a listener on each downstream's breaker
+farebox_circuit_breaker_state{downstream}       `common.breakers.BreakerReport` on each downstream's breaker
 farebox_retries_total{downstream,method}        `retry_counter`, tenacity's before_sleep hook
 farebox_outbox_lag_seconds{outbox="booking"}    `record_outbox_lag`, by the relay before each pass
 farebox_idempotent_replays_total{method}        the idempotency interceptor's replay hook (server.py)
@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pybreaker
 from tenacity import RetryCallState
 
 from booking_service.domain import BookingStatus, SagaStep
-from common.domain_metrics import BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN, domain_metrics
+from common.domain_metrics import domain_metrics
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -33,11 +32,6 @@ HOLD_SEATS = "hold_seats"
 
 # Saga steps named as the catalog names them; the others are their lower-case names.
 _STEP_NAMES = {SagaStep.AUTHORIZE: "authorize_payment", SagaStep.CAPTURE: "capture_payment"}
-_BREAKER_STATES = {
-    pybreaker.STATE_CLOSED: BREAKER_CLOSED,
-    pybreaker.STATE_HALF_OPEN: BREAKER_HALF_OPEN,
-    pybreaker.STATE_OPEN: BREAKER_OPEN,
-}
 
 
 def step_name(step: SagaStep) -> str:
@@ -75,22 +69,6 @@ def compensation(step: str) -> Iterator[None]:
         outcome = SUCCEEDED
     finally:
         domain_metrics().compensations.labels(step=step, outcome=outcome).inc()
-
-
-class BreakerStateGauge(pybreaker.CircuitBreakerListener):
-    """Publishes a downstream's breaker state: closed from the start, then every change."""
-
-    def __init__(self, downstream: str) -> None:
-        self._gauge = domain_metrics().breaker_state.labels(downstream=downstream)
-        self._gauge.set(BREAKER_CLOSED)
-
-    def state_change(
-        self,
-        cb: pybreaker.CircuitBreaker,
-        old_state: pybreaker.CircuitBreakerState | None,
-        new_state: pybreaker.CircuitBreakerState,
-    ) -> None:
-        self._gauge.set(_BREAKER_STATES[new_state.name])
 
 
 def retry_counter(downstream: str, method: str) -> Callable[[RetryCallState], None]:

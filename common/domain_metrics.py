@@ -80,13 +80,13 @@ def domain_metrics() -> DomainMetrics:
         saga_step_seconds=Histogram(
             "farebox_saga_step_duration_seconds",
             "Duration of one booking-saga step (hold_seats, authorize_payment, commit_hold, capture_payment, "
-            "...), by outcome: succeeded or failed.",
+            "resolve, return_payment, release_seats), by outcome: succeeded or failed.",
             ["step", "outcome"],
         ),
         compensations=Counter(
             "farebox_saga_compensations_total",
-            "Compensations run by the booking saga (release_hold, void_payment, refund_payment), by outcome: "
-            "succeeded or failed.",
+            "Compensations run by the booking saga (release_hold, void_payment, refund_payment, "
+            "release_seats), by outcome: succeeded or failed; the refund of a cancellation is not one.",
             ["step", "outcome"],
         ),
         payments=Counter(

@@ -19,7 +19,8 @@ from typing import TypeVar
 import pybreaker
 import structlog
 
-from common.domain_metrics import BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN, domain_metrics
+from common.breakers import BreakerReport
+from common.domain_metrics import domain_metrics
 from common.errors import DeadlineExceeded, FailedPrecondition, Unavailable
 from common.request_context import time_remaining
 from payment_service.providers.base import PaymentProvider, ProviderRefused, ProviderUnavailable
@@ -37,29 +38,9 @@ APPROVED = "approved"
 DECLINED = "declined"
 FAILED = "failed"
 
-_BREAKER_STATES = {
-    pybreaker.STATE_CLOSED: BREAKER_CLOSED,
-    pybreaker.STATE_HALF_OPEN: BREAKER_HALF_OPEN,
-    pybreaker.STATE_OPEN: BREAKER_OPEN,
-}
-
 
 def _approved(_result: object) -> str:
     return APPROVED
-
-
-class _BreakerReport(pybreaker.CircuitBreakerListener):
-    """Logs breaker state changes and publishes the state as a gauge."""
-
-    def state_change(self, breaker: pybreaker.CircuitBreaker, old: object, new: object) -> None:
-        new_name = getattr(new, "name", str(new))
-        log.warning(
-            "provider_breaker_state_changed",
-            provider=breaker.name,
-            old=getattr(old, "name", str(old)),
-            new=new_name,
-        )
-        domain_metrics().breaker_state.labels(downstream=breaker.name).set(_BREAKER_STATES[new_name])
 
 
 class ProviderGuard:
@@ -79,11 +60,10 @@ class ProviderGuard:
             fail_max=fail_max,
             reset_timeout=reset_timeout.total_seconds(),
             exclude=[ProviderRefused],
-            listeners=[_BreakerReport()],
+            listeners=[BreakerReport(provider.name)],
             name=provider.name,
         )
         self._payments = domain_metrics().payments
-        domain_metrics().breaker_state.labels(downstream=provider.name).set(BREAKER_CLOSED)
 
     async def call(
         self, operation: str, call: Callable[[], Awaitable[T]], outcome: Callable[[T], str] = _approved

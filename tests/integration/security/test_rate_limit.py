@@ -69,9 +69,13 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-async def fresh_local_bucket(redis: Redis) -> None:
-    """Anonymous local callers share the bucket of 127.0.0.1: every test starts it full."""
-    await redis.delete(bucket_key("ip:127.0.0.1", RateLimitClass.RATE_LIMIT_CLASS_BROWSE))
+async def fresh_local_bucket(redis: Redis) -> AsyncIterator[None]:
+    """Anonymous local callers share the bucket of 127.0.0.1: every test starts it full and leaves
+    it full for other tests of the session (which may run services with rate limits on)."""
+    local = bucket_key("ip:127.0.0.1", RateLimitClass.RATE_LIMIT_CLASS_BROWSE)
+    await redis.delete(local)
+    yield
+    await redis.delete(local)
 
 
 @pytest.fixture
