@@ -1,5 +1,9 @@
 """The idempotency-key interceptor, for every RPC whose contract policy is IDEMPOTENCY_KEYED.
 
+An IDEMPOTENCY_KEYED_BY_HANDLER method only has its key checked here (present, not too long, the
+same in the field and the metadata) and put in its request_id; its handler does the rest, so the
+hot path pays no stored answer (SeatInventory's HoldSeats derives the hold's id from the key).
+
 The first request with a key claims it and runs; its answer is stored and every later request with
 the same key and payload gets that answer again (also after a restart). The same key with another
 payload is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED). A duplicate arriving while the first still
@@ -76,9 +80,14 @@ class IdempotencyInterceptor(AsyncServerInterceptor):
     async def intercept(
         self, method: Any, request: Any, context: grpc.aio.ServicerContext, method_name: str
     ) -> Any:
-        if not _is_keyed(method_name):
+        idempotency = _idempotency_of(method_name)
+        if idempotency not in _KEYED:
             return await call_handler(method, request, context)
         request_id = request_id_of(request, context.invocation_metadata())
+        if idempotency == Idempotency.IDEMPOTENCY_KEYED_BY_HANDLER:
+            request.request_id = request_id
+            structlog.contextvars.bind_contextvars(request_id=request_id)
+            return await call_handler(method, request, context)
         key = IdempotencyKey(caller_scope(), method_name, request_id)
         structlog.contextvars.bind_contextvars(request_id=key.request_id)
         token = active_key_var.set(key)
@@ -199,10 +208,13 @@ class IdempotencyInterceptor(AsyncServerInterceptor):
         return self._settings.lease
 
 
+_KEYED = (Idempotency.IDEMPOTENCY_KEYED, Idempotency.IDEMPOTENCY_KEYED_BY_HANDLER)
+
+
 @cache
-def _is_keyed(method_name: str) -> bool:
+def _idempotency_of(method_name: str) -> int:
     policy = policy_for(method_name)
-    return policy is not None and policy.idempotency == Idempotency.IDEMPOTENCY_KEYED
+    return Idempotency.IDEMPOTENCY_UNSPECIFIED if policy is None else int(policy.idempotency)
 
 
 @cache

@@ -88,11 +88,13 @@ async def test_a_retried_hold_returns_the_same_hold_and_a_reused_key_is_refused(
     await seat.stub.CommitHold(
         api.CommitHoldRequest(request_id=new_key(), hold_id=first.hold.hold_id, booking_id="b1")
     )
-    replayed = await seat.stub.HoldSeats(
+    after_commit = await seat.stub.HoldSeats(
         hold_request(trip.trip_id, ["4A"], holder="h-retry", request_id="k1")
     )
-    assert replayed.hold == first.hold
-    assert states(await _seat_map(seat, trip.trip_id, "A", "B"))["4A"] == SOLD
+    assert (after_commit.hold.hold_id, after_commit.hold.state) == (
+        first.hold.hold_id,
+        seat_pb2.HOLD_STATE_COMMITTED,
+    )
 
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await seat.stub.HoldSeats(hold_request(trip.trip_id, ["4B"], holder="h-retry", request_id="k1"))
@@ -100,6 +102,22 @@ async def test_a_retried_hold_returns_the_same_hold_and_a_reused_key_is_refused(
         grpc.StatusCode.INVALID_ARGUMENT,
         "IDEMPOTENCY_KEY_REUSED",
     )
+
+
+async def test_the_idempotency_key_metadata_stands_for_the_request_id(seat: RunningSeatService) -> None:
+    trip = await create_trip(seat.stub)
+    by_field = await seat.stub.HoldSeats(hold_request(trip.trip_id, ["6A"], holder="h-key", request_id="k6"))
+    by_metadata = await seat.stub.HoldSeats(
+        hold_request(trip.trip_id, ["6A"], holder="h-key", request_id=""),
+        metadata=(("idempotency-key", "k6"),),
+    )
+    assert by_metadata.hold == by_field.hold
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await seat.stub.HoldSeats(
+            hold_request(trip.trip_id, ["6A"], holder="h-key", request_id="k6"),
+            metadata=(("idempotency-key", "other"),),
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_a_commit_sells_exactly_once(seat: RunningSeatService) -> None:

@@ -9,7 +9,7 @@ def test_policy_is_read_from_the_descriptor() -> None:
     policy = policy_for("/farebox.seat.v1.SeatInventoryService/HoldSeats")
     assert policy is not None
     assert set(policy.roles) == {Role.ROLE_SERVICE, Role.ROLE_ADMIN}
-    assert policy.idempotency == Idempotency.IDEMPOTENCY_KEYED
+    assert policy.idempotency == Idempotency.IDEMPOTENCY_KEYED_BY_HANDLER
     assert policy.rate_limit_class == RateLimitClass.RATE_LIMIT_CLASS_INTERNAL
 
 

@@ -45,11 +45,11 @@ def test_every_rpc_has_a_complete_policy() -> None:
             continue
         if not policy.roles or Role.ROLE_UNSPECIFIED in policy.roles:
             problems.append(f"{name}: roles must be listed, none of them ROLE_UNSPECIFIED")
-        if policy.idempotency == Idempotency.IDEMPOTENCY_KEYED:
+        if policy.idempotency in (Idempotency.IDEMPOTENCY_KEYED, Idempotency.IDEMPOTENCY_KEYED_BY_HANDLER):
             if policy.allow_anonymous:
                 problems.append(f"{name}: a state-changing method must not allow anonymous callers")
             if "request_id" not in method.input_type.fields_by_name:
-                problems.append(f"{name}: an IDEMPOTENCY_KEYED method's request needs a request_id")
+                problems.append(f"{name}: a keyed method's request needs a request_id")
         internal = policy.rate_limit_class == RateLimitClass.RATE_LIMIT_CLASS_INTERNAL
         if internal and (policy.allow_anonymous or Role.ROLE_TRAVELLER in policy.roles):
             problems.append(

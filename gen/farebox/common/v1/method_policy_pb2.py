@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%farebox/common/v1/method_policy.proto\x12\x11\x66\x61rebox.common.v1\x1a google/protobuf/descriptor.proto\"\xc1\x01\n\x0cMethodPolicy\x12&\n\x05roles\x18\x01 \x03(\x0e\x32\x17.farebox.common.v1.Role\x12\x17\n\x0f\x61llow_anonymous\x18\x02 \x01(\x08\x12\x33\n\x0bidempotency\x18\x03 \x01(\x0e\x32\x1e.farebox.common.v1.Idempotency\x12;\n\x10rate_limit_class\x18\x04 \x01(\x0e\x32!.farebox.common.v1.RateLimitClass*e\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x12\n\x0eROLE_TRAVELLER\x10\x01\x12\x11\n\rROLE_OPERATOR\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x12\x10\n\x0cROLE_SERVICE\x10\x04*b\n\x0bIdempotency\x12\x1b\n\x17IDEMPOTENCY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bIDEMPOTENCY_NO_SIDE_EFFECTS\x10\x01\x12\x15\n\x11IDEMPOTENCY_KEYED\x10\x02*\xa8\x01\n\x0eRateLimitClass\x12 \n\x1cRATE_LIMIT_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RATE_LIMIT_CLASS_BROWSE\x10\x01\x12\x1c\n\x18RATE_LIMIT_CLASS_BOOKING\x10\x02\x12\x1a\n\x16RATE_LIMIT_CLASS_ADMIN\x10\x03\x12\x1d\n\x19RATE_LIMIT_CLASS_INTERNAL\x10\x04:Q\n\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1f.farebox.common.v1.MethodPolicyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%farebox/common/v1/method_policy.proto\x12\x11\x66\x61rebox.common.v1\x1a google/protobuf/descriptor.proto\"\xc1\x01\n\x0cMethodPolicy\x12&\n\x05roles\x18\x01 \x03(\x0e\x32\x17.farebox.common.v1.Role\x12\x17\n\x0f\x61llow_anonymous\x18\x02 \x01(\x08\x12\x33\n\x0bidempotency\x18\x03 \x01(\x0e\x32\x1e.farebox.common.v1.Idempotency\x12;\n\x10rate_limit_class\x18\x04 \x01(\x0e\x32!.farebox.common.v1.RateLimitClass*e\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x12\n\x0eROLE_TRAVELLER\x10\x01\x12\x11\n\rROLE_OPERATOR\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x12\x10\n\x0cROLE_SERVICE\x10\x04*\x84\x01\n\x0bIdempotency\x12\x1b\n\x17IDEMPOTENCY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bIDEMPOTENCY_NO_SIDE_EFFECTS\x10\x01\x12\x15\n\x11IDEMPOTENCY_KEYED\x10\x02\x12 \n\x1cIDEMPOTENCY_KEYED_BY_HANDLER\x10\x03*\xa8\x01\n\x0eRateLimitClass\x12 \n\x1cRATE_LIMIT_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RATE_LIMIT_CLASS_BROWSE\x10\x01\x12\x1c\n\x18RATE_LIMIT_CLASS_BOOKING\x10\x02\x12\x1a\n\x16RATE_LIMIT_CLASS_ADMIN\x10\x03\x12\x1d\n\x19RATE_LIMIT_CLASS_INTERNAL\x10\x04:Q\n\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1f.farebox.common.v1.MethodPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROLE']._serialized_start=290
   _globals['_ROLE']._serialized_end=391
-  _globals['_IDEMPOTENCY']._serialized_start=393
-  _globals['_IDEMPOTENCY']._serialized_end=491
-  _globals['_RATELIMITCLASS']._serialized_start=494
-  _globals['_RATELIMITCLASS']._serialized_end=662
+  _globals['_IDEMPOTENCY']._serialized_start=394
+  _globals['_IDEMPOTENCY']._serialized_end=526
+  _globals['_RATELIMITCLASS']._serialized_start=529
+  _globals['_RATELIMITCLASS']._serialized_end=697
   _globals['_METHODPOLICY']._serialized_start=95
   _globals['_METHODPOLICY']._serialized_end=288
 # @@protoc_insertion_point(module_scope)

@@ -21,6 +21,7 @@ class Idempotency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     IDEMPOTENCY_UNSPECIFIED: _ClassVar[Idempotency]
     IDEMPOTENCY_NO_SIDE_EFFECTS: _ClassVar[Idempotency]
     IDEMPOTENCY_KEYED: _ClassVar[Idempotency]
+    IDEMPOTENCY_KEYED_BY_HANDLER: _ClassVar[Idempotency]
 
 class RateLimitClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,6 +38,7 @@ ROLE_SERVICE: Role
 IDEMPOTENCY_UNSPECIFIED: Idempotency
 IDEMPOTENCY_NO_SIDE_EFFECTS: Idempotency
 IDEMPOTENCY_KEYED: Idempotency
+IDEMPOTENCY_KEYED_BY_HANDLER: Idempotency
 RATE_LIMIT_CLASS_UNSPECIFIED: RateLimitClass
 RATE_LIMIT_CLASS_BROWSE: RateLimitClass
 RATE_LIMIT_CLASS_BOOKING: RateLimitClass
