@@ -14,29 +14,18 @@ from redis.asyncio import Redis
 
 from booking_service.background import Periodic
 from booking_service.outbox import BookingEvent, EventConsumer, OutboxRelay
-from booking_service.server import build_server
+from booking_service.server import serve
 from booking_service.settings import BookingSettings, StreamWorkerSettings
 from booking_service.store import BookingStore
 from common.db import open_pool
 from common.logs import configure_logging
 from common.metrics import start_metrics_server
-from common.platform import Platform
-from common.server import run_workers, serve_until_signalled
+from common.server import run_workers
 
 log = structlog.get_logger()
 
 # The consumer group of the notification consumer; KEDA scales it on this group's lag.
 NOTIFICATIONS_GROUP = "notifications"
-
-
-async def serve() -> None:
-    """Builds, starts and runs one booking-service process until SIGTERM."""
-    settings = BookingSettings.from_env()
-    configure_logging(settings.server.log_level, service="booking")
-    platform = Platform.configure(settings.platform, service="booking")
-    host = await build_server(settings, platform=platform)
-    await platform.start(host, settings.server)
-    await serve_until_signalled(host, settings.server)
 
 
 def stop_on_signal() -> asyncio.Event:

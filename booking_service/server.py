@@ -28,8 +28,9 @@ from common.domain_metrics import domain_metrics
 from common.group_commit import GroupCommitter
 from common.idempotency import IdempotencyStore, KeyPurger
 from common.interceptors.idempotency import IdempotencyInterceptor
+from common.logs import configure_logging
 from common.platform import Platform
-from common.server import ServiceHost
+from common.server import ServiceHost, serve_until_signalled
 
 SERVICE_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
 
@@ -111,3 +112,13 @@ async def build_server(
         work.start()
         host.on_close(work.stop)
     return host
+
+
+async def serve() -> None:
+    """Builds, starts and runs one booking-service process until SIGTERM (a worker of `run_workers`)."""
+    settings = BookingSettings.from_env()
+    configure_logging(settings.server.log_level, service="booking")
+    platform = Platform.configure(settings.platform, service="booking")
+    host = await build_server(settings, platform=platform)
+    await platform.start(host, settings.server)
+    await serve_until_signalled(host, settings.server)

@@ -149,6 +149,10 @@ def run_workers(
     the sum of every worker's samples (Prometheus multiprocess mode) with several. Spawned workers
     import `main` by name, so it must live in an importable module, never in a `__main__`.
     """
+    if main.__module__.rpartition(".")[2] == "__main__":
+        raise ValueError(
+            f"{main.__qualname__} is defined in {main.__module__}; spawned workers cannot import it"
+        )
     if server.workers <= 1:
         endpoint = start_metrics_server(server.host, server.metrics_port)
         try:
