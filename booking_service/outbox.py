@@ -3,12 +3,14 @@
 The relay publishes with XADD at least once and in order per booking (the outbox's `seq` order),
 and before each pass publishes the outbox's lag (the age of its oldest unpublished event).
 A consumer reads through a consumer group and dedupes by event id, so a republished event is
-handled once; it acknowledges a message only after its handler returned.
+handled once; it acknowledges a message only after its handler returned, and takes over the messages
+a consumer that died left unacknowledged (XAUTOCLAIM after `abandoned_after`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,13 +88,16 @@ class EventConsumer:
         group: str,
         consumer: str,
         seen_for: timedelta = timedelta(days=1),
+        abandoned_after: timedelta = timedelta(minutes=1),
     ) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
         self.consumer = consumer
         self.seen_for = seen_for
+        self.abandoned_after = abandoned_after
         self._backlog = True
+        self._next_claim = 0.0
 
     async def join(self) -> None:
         """Creates the consumer group at the start of the stream if it does not exist."""
@@ -111,6 +116,8 @@ class EventConsumer:
         call reads them again.
         """
         replies: Any = None
+        if await self._claim_abandoned(count):
+            self._backlog = True
         if self._backlog:  # first the messages this consumer read before but never acknowledged
             replies = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
             self._backlog = any(messages for _stream, messages in replies or ())
@@ -133,6 +140,21 @@ class EventConsumer:
                     await self.redis.set(seen_key, 1, ex=self.seen_for)
                 await self.redis.xack(self.stream, self.group, message_id)
         return read
+
+    async def _claim_abandoned(self, count: int) -> bool:
+        """Takes over messages other consumers left unacknowledged for `abandoned_after` (a consumer
+        that died mid-batch); looks at most every half of that time. True when it took any."""
+        now = time.monotonic()
+        if now < self._next_claim:
+            return False
+        self._next_claim = now + self.abandoned_after.total_seconds() / 2
+        idle_ms = int(self.abandoned_after.total_seconds() * 1000)
+        claimed = await self.redis.xautoclaim(  # with justid: the ids taken over
+            self.stream, self.group, self.consumer, min_idle_time=idle_ms, count=count, justid=True
+        )
+        if claimed:
+            log.info("abandoned_events_claimed", consumer=self.consumer, count=len(claimed))
+        return bool(claimed)
 
 
 def _event_of(fields: dict[bytes, bytes]) -> BookingEvent:

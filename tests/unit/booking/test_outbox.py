@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -121,5 +122,33 @@ async def test_a_failing_handler_gets_the_event_again(store: BookingStore, redis
         handled.append(event.event_id)
 
     await drain(consumer, handle)  # the same consumer, as a long-running process keeps it
+    assert len(set(handled)) == published
+    assert (await redis.xpending(stream, "mailer"))["pending"] == 0
+
+
+async def test_events_a_dead_consumer_left_unacknowledged_are_taken_over(
+    store: BookingStore, redis: Redis
+) -> None:
+    stream = new_id("events")
+    await make_history(store, 1)
+    published = await OutboxRelay(store, redis, stream, max_length=100_000).relay_once()
+    dead = EventConsumer(redis, stream, "mailer", "pod-a")
+    await dead.join()
+
+    async def crash(event: BookingEvent) -> None:
+        raise RuntimeError("killed mid-batch")
+
+    with pytest.raises(RuntimeError):
+        await dead.consume(crash, block_ms=50)  # pod-a is never seen again
+    assert (await redis.xpending(stream, "mailer"))["pending"] == published
+
+    survivor = EventConsumer(redis, stream, "mailer", "pod-b", abandoned_after=timedelta(milliseconds=200))
+    handled: list[str] = []
+
+    async def handle(event: BookingEvent) -> None:
+        handled.append(event.event_id)
+
+    await asyncio.sleep(0.3)
+    await drain(survivor, handle)
     assert len(set(handled)) == published
     assert (await redis.xpending(stream, "mailer"))["pending"] == 0
