@@ -88,12 +88,15 @@ def main(argv: list[str]) -> int:
         workdir = args.workdir or Path(
             cleanup.enter_context(tempfile.TemporaryDirectory(prefix="farebox-bench-"))
         )
-        opened = cleanup.enter_context(stack(workdir.resolve()))
-        ctx = Context(opened, settings, args.short, soak_minutes * 60, args.workers)
+        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.chmod(0o755)  # PostgreSQL runs as another OS user when we are root
         for name in names:
             log.info("scenario_started", scenario=name)
             try:
-                result = RUNNERS[name](ctx)
+                # A stack of its own: the scenario's processes, pools and rows end with it.
+                with stack((workdir / name).resolve()) as opened:
+                    ctx = Context(opened, settings, args.short, soak_minutes * 60, args.workers)
+                    result = RUNNERS[name](ctx)
             except Exception as error:
                 log.exception("scenario_failed", scenario=name)
                 result = ScenarioResult(name, summary={}, skipped=f"failed: {type(error).__name__}: {error}")
