@@ -4,7 +4,9 @@ The relay publishes with XADD at least once and in order per booking (the outbox
 and before each pass publishes the outbox's lag (the age of its oldest unpublished event).
 A consumer reads through a consumer group and dedupes by event id, so a republished event is
 handled once; it acknowledges a message only after its handler returned, and takes over the messages
-a consumer that died left unacknowledged (XAUTOCLAIM after `abandoned_after`).
+a consumer that died left unacknowledged (XAUTOCLAIM after `abandoned_after`). An event whose handler
+has failed `max_deliveries` times goes to the dead-letter stream `<stream>:dead` with the error, and
+is acknowledged, so one poison event does not hold back every event behind it.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class EventConsumer:
         consumer: str,
         seen_for: timedelta = timedelta(days=1),
         abandoned_after: timedelta = timedelta(minutes=1),
+        max_deliveries: int = 5,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -96,6 +99,7 @@ class EventConsumer:
         self.consumer = consumer
         self.seen_for = seen_for
         self.abandoned_after = abandoned_after
+        self.max_deliveries = max_deliveries
         self._backlog = True
         self._next_claim = 0.0
 
@@ -134,12 +138,26 @@ class EventConsumer:
                 if not await self.redis.exists(seen_key):
                     try:
                         await handler(event)
-                    except Exception:
-                        self._backlog = True  # the next call starts with the unacknowledged messages
-                        raise
-                    await self.redis.set(seen_key, 1, ex=self.seen_for)
+                    except Exception as error:
+                        if not await self._dead_lettered(message_id, fields, error):
+                            self._backlog = True  # the next call starts with the unacknowledged messages
+                            raise
+                    else:
+                        await self.redis.set(seen_key, 1, ex=self.seen_for)
                 await self.redis.xack(self.stream, self.group, message_id)
         return read
+
+    async def _dead_lettered(self, message_id: bytes, fields: dict[bytes, bytes], error: Exception) -> bool:
+        """Moves a message that failed `max_deliveries` times to `<stream>:dead`; False if it may retry."""
+        pending = await self.redis.xpending_range(
+            self.stream, self.group, min=message_id, max=message_id, count=1
+        )
+        if not pending or int(pending[0]["times_delivered"]) < self.max_deliveries:
+            return False
+        dead = {**fields, b"group": self.group.encode(), b"error": repr(error).encode()[:1000]}
+        await self.redis.xadd(f"{self.stream}:dead", dead)  # type: ignore[arg-type]
+        log.error("event_dead_lettered", message_id=message_id.decode(), group=self.group, error=repr(error))
+        return True
 
     async def _claim_abandoned(self, count: int) -> bool:
         """Takes over messages other consumers left unacknowledged for `abandoned_after` (a consumer

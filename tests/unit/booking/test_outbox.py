@@ -152,3 +152,31 @@ async def test_events_a_dead_consumer_left_unacknowledged_are_taken_over(
     await drain(survivor, handle)
     assert len(set(handled)) == published
     assert (await redis.xpending(stream, "mailer"))["pending"] == 0
+
+
+async def test_a_poison_event_goes_to_the_dead_letter_stream_and_the_rest_flow(
+    store: BookingStore, redis: Redis
+) -> None:
+    stream = new_id("events")
+    await make_history(store, 2)
+    published = await OutboxRelay(store, redis, stream, max_length=100_000).relay_once()
+    consumer = EventConsumer(redis, stream, "mailer", "c1", max_deliveries=3)
+    await consumer.join()
+    first = (await redis.xrange(stream, count=1))[0][1][b"event_id"].decode()
+    handled: list[str] = []
+
+    async def handle(event: BookingEvent) -> None:
+        if event.event_id == first:
+            raise ValueError("this event can never be sent")
+        handled.append(event.event_id)
+
+    for _ in range(2):  # the first two failures leave it to be read again
+        with pytest.raises(ValueError):
+            await consumer.consume(handle, block_ms=50)
+    await drain(consumer, handle)  # the third failure dead-letters it; the rest flow
+
+    dead = await redis.xrange(f"{stream}:dead")
+    assert [fields[b"event_id"].decode() for _id, fields in dead] == [first]
+    assert b"never be sent" in dead[0][1][b"error"]
+    assert len(set(handled)) == published - 1 and first not in handled
+    assert (await redis.xpending(stream, "mailer"))["pending"] == 0
