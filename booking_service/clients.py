@@ -6,7 +6,8 @@ and DEADLINE_EXCEEDED of idempotent calls, with exponential backoff and jitter, 
 the budget; a retry sends the same request, so the same idempotency key. Each attempt runs inside
 the downstream's breaker; an open breaker fails fast with UNAVAILABLE and a reason naming the
 downstream. Errors the downstream returns for good become the matching domain error. Retries and
-breaker states are published per downstream (`booking_service.metrics`).
+breaker states are published per downstream (`booking_service.metrics`). Calls go over a
+`ReloadingChannel`, so a renewed client certificate is used without a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 import pybreaker
@@ -31,10 +32,12 @@ from booking_service.metrics import retry_counter
 from booking_service.settings import DownstreamSettings
 from common import errors
 from common.breakers import BreakerReport
-from common.channels import create_channel
 from common.request_context import outgoing_timeout
+from common.security_settings import TlsSettings
+from common.tls import ReloadingChannel
 
 Response = TypeVar("Response")
+Stub = TypeVar("Stub")
 
 # Codes that say the downstream is unhealthy; anything else is an answer and keeps the breaker closed.
 _BREAKER_CODES = frozenset(
@@ -173,13 +176,30 @@ def _details(
     return info, violations, retry_after
 
 
+class CurrentStub(Generic[Stub]):
+    """The stub over a reloading channel's current channel, made again when the channel is replaced."""
+
+    def __init__(self, channels: ReloadingChannel, make: Callable[[grpc.aio.Channel], Stub]) -> None:
+        self.channels = channels
+        self._make = make
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Stub | None = None
+
+    def get(self) -> Stub:
+        """The stub for the channel calls should use now."""
+        channel = self.channels.channel()
+        if self._stub is None or channel is not self._channel:
+            self._channel, self._stub = channel, self._make(channel)
+        return self._stub
+
+
 class SeatClient:
     """The seat inventory calls the booking service makes."""
 
-    def __init__(self, channel: grpc.aio.Channel, settings: DownstreamSettings) -> None:
-        self.channel = channel
+    def __init__(self, channels: ReloadingChannel, settings: DownstreamSettings) -> None:
+        self.channels = channels
         self.downstream = Downstream("seat_inventory", settings, label="seat")
-        self._stub = seat_grpc.SeatInventoryServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = CurrentStub(channels, seat_grpc.SeatInventoryServiceStub)
 
     async def hold_seats(
         self,
@@ -204,36 +224,36 @@ class SeatClient:
             ttl=duration,
             request_id=request_id,
         )
-        return await self.downstream.call(self._stub.HoldSeats, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().HoldSeats, request, idempotent=True)
 
     async def release_hold(self, hold_id: str, request_id: str) -> seat.ReleaseHoldResponse:
         """Releases a hold; releasing one that is no longer active changes nothing."""
         request = seat.ReleaseHoldRequest(hold_id=hold_id, request_id=request_id)
-        return await self.downstream.call(self._stub.ReleaseHold, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().ReleaseHold, request, idempotent=True)
 
     async def commit_hold(self, hold_id: str, booking_id: str, request_id: str) -> seat.CommitHoldResponse:
         """Sells a hold's seats to the booking."""
         request = seat.CommitHoldRequest(hold_id=hold_id, booking_id=booking_id, request_id=request_id)
-        return await self.downstream.call(self._stub.CommitHold, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().CommitHold, request, idempotent=True)
 
     async def release_seats(self, booking_id: str, request_id: str) -> seat.ReleaseSeatsResponse:
         """Returns a booking's sold seats to stock."""
         request = seat.ReleaseSeatsRequest(booking_id=booking_id, request_id=request_id)
-        return await self.downstream.call(self._stub.ReleaseSeats, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().ReleaseSeats, request, idempotent=True)
 
     async def get_trip(self, trip_id: str) -> seat.GetTripResponse:
         """One trip, for its departure time."""
         request = seat.GetTripRequest(trip_id=trip_id)
-        return await self.downstream.call(self._stub.GetTrip, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().GetTrip, request, idempotent=True)
 
 
 class PaymentClient:
     """The payment calls the booking service makes."""
 
-    def __init__(self, channel: grpc.aio.Channel, settings: DownstreamSettings) -> None:
-        self.channel = channel
+    def __init__(self, channels: ReloadingChannel, settings: DownstreamSettings) -> None:
+        self.channels = channels
         self.downstream = Downstream("payment", settings)
-        self._stub = pay_grpc.PaymentServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = CurrentStub(channels, pay_grpc.PaymentServiceStub)
 
     async def authorize(
         self, *, booking_reference: str, amount_minor: int, currency_code: str, token: str, request_id: str
@@ -246,40 +266,38 @@ class PaymentClient:
         )
         request.amount.amount_minor = amount_minor
         request.amount.currency_code = currency_code
-        return await self.downstream.call(self._stub.AuthorizePayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().AuthorizePayment, request, idempotent=True)
 
     async def capture(self, payment_id: str, request_id: str) -> pay.CapturePaymentResponse:
         """Captures the whole authorization."""
         request = pay.CapturePaymentRequest(payment_id=payment_id, request_id=request_id)
-        return await self.downstream.call(self._stub.CapturePayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().CapturePayment, request, idempotent=True)
 
     async def void(self, payment_id: str, request_id: str) -> pay.VoidPaymentResponse:
         """Cancels an uncaptured authorization."""
         request = pay.VoidPaymentRequest(payment_id=payment_id, request_id=request_id)
-        return await self.downstream.call(self._stub.VoidPayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().VoidPayment, request, idempotent=True)
 
     async def refund(self, payment_id: str, reason: str, request_id: str) -> pay.RefundPaymentResponse:
         """Refunds all that is left of the capture."""
         request = pay.RefundPaymentRequest(payment_id=payment_id, reason=reason, request_id=request_id)
-        return await self.downstream.call(self._stub.RefundPayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().RefundPayment, request, idempotent=True)
 
     async def get_by_id(self, payment_id: str) -> pay.GetPaymentResponse:
         """A payment by its id."""
         request = pay.GetPaymentRequest(payment_id=payment_id)
-        return await self.downstream.call(self._stub.GetPayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().GetPayment, request, idempotent=True)
 
     async def get_by_authorization_key(self, request_id: str) -> pay.GetPaymentResponse:
         """The payment authorized under `request_id`; NotFound when there is none."""
         request = pay.GetPaymentRequest(authorization_request_id=request_id)
-        return await self.downstream.call(self._stub.GetPayment, request, idempotent=True)
+        return await self.downstream.call(self._stub.get().GetPayment, request, idempotent=True)
 
 
-def open_channel(
+def open_channels(
     settings: DownstreamSettings,
-    credentials: grpc.ChannelCredentials | None = None,
+    tls: TlsSettings,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
-) -> grpc.aio.Channel:
-    """A channel to a downstream through the shared channel factory (plaintext without `credentials`)."""
-    return create_channel(
-        settings.target, credentials=credentials, default_timeout=settings.timeout, interceptors=interceptors
-    )
+) -> ReloadingChannel:
+    """The channel to a downstream (mTLS with this service's certificate, or plaintext in dev)."""
+    return ReloadingChannel(settings.target, tls, default_timeout=settings.timeout, interceptors=interceptors)

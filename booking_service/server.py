@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from booking_service.background import Periodic
 from booking_service.cancellation import Cancellations
-from booking_service.clients import PaymentClient, SeatClient, open_channel
+from booking_service.clients import PaymentClient, SeatClient, open_channels
 from booking_service.domain import Limits
 from booking_service.outbox import OutboxRelay
 from booking_service.recovery import Recovery
@@ -60,9 +60,9 @@ async def build_server(
     committer = GroupCommitter(pool)
     keys = IdempotencyStore(pool, committer)
     redis = Redis.from_url(settings.redis_url)
-    credentials = platform.channel_credentials()
-    seat_channel = open_channel(settings.seat, credentials, platform.client_interceptors())
-    payment_channel = open_channel(settings.payment, credentials, platform.client_interceptors())
+    tls = platform.settings.security.tls
+    seat_channel = open_channels(settings.seat, tls, platform.client_interceptors())
+    payment_channel = open_channels(settings.payment, tls, platform.client_interceptors())
     store = BookingStore(pool)
     seat = SeatClient(seat_channel, settings.seat)
     runner = SagaRunner(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from booking_service.cancellation import Cancellations
-from booking_service.clients import PaymentClient, SeatClient, open_channel
+from booking_service.clients import PaymentClient, SeatClient, open_channels
 from booking_service.domain import (
     Booking,
     BookingStatus,
@@ -88,14 +88,14 @@ class Parts:
 
     async def close(self) -> None:
         await self.runner.drain()
-        await self.seat.channel.close()
-        await self.payment.channel.close()
+        await self.seat.channels.close()
+        await self.payment.channels.close()
 
 
 def wire(store: BookingStore, settings: BookingSettings) -> Parts:
     """Builds the pieces the way server.py does, without a gRPC server."""
-    seat = SeatClient(open_channel(settings.seat), settings.seat)
-    payment = PaymentClient(open_channel(settings.payment), settings.payment)
+    seat = SeatClient(open_channels(settings.seat, settings.platform.security.tls), settings.seat)
+    payment = PaymentClient(open_channels(settings.payment, settings.platform.security.tls), settings.payment)
     signer = TicketSigner(settings.ticket_key)
     runner = SagaRunner(store, seat, payment, signer, settings.saga)
     limits = Limits(settings.max_pending_per_user, settings.max_seats_per_booking)

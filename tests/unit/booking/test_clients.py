@@ -10,7 +10,7 @@ import pybreaker
 import pytest
 from farebox.seat.v1 import seat_inventory_service_pb2 as seat
 
-from booking_service.clients import Downstream
+from booking_service.clients import CurrentStub, Downstream
 from common import errors
 from common.request_context import deadline_var
 from tests.unit.booking.fakes import FakeDownstreams, status_error
@@ -42,7 +42,7 @@ async def test_deadline_exceeded_is_retried_only_for_idempotent_calls(
     parts: Parts, fakes: FakeDownstreams
 ) -> None:
     fakes.seats.add_trip("t1")
-    stub_call = parts.seat._stub.GetTrip
+    stub_call = parts.seat._stub.get().GetTrip
     fakes.seats.script.fail("GetTrip", times=1, failure=status_error(grpc.StatusCode.DEADLINE_EXCEEDED))
     with pytest.raises(errors.DeadlineExceeded):
         await parts.seat.downstream.call(stub_call, seat.GetTripRequest(trip_id="t1"), idempotent=False)
@@ -121,3 +121,28 @@ async def test_calls_inherit_the_incoming_deadline_minus_a_margin(parts: Parts) 
     assert 0 < seen[0] < 1.0
     assert await downstream.call(method, object(), idempotent=True) == "ok"
     assert seen[1] == downstream.settings.attempt_timeout  # no incoming deadline: the configured bound
+
+
+class SwappableChannels:
+    """Stands in for a ReloadingChannel whose certificate gets renewed."""
+
+    def __init__(self) -> None:
+        self.current = object()
+
+    def channel(self) -> object:
+        return self.current
+
+
+def test_calls_move_to_the_new_channel_after_a_certificate_renewal() -> None:
+    channels = SwappableChannels()
+    made: list[object] = []
+
+    def make(channel: object) -> tuple[str, object]:
+        made.append(channel)
+        return ("stub", channel)
+
+    stubs = CurrentStub(channels, make)  # type: ignore[arg-type]
+    first = stubs.get()
+    assert stubs.get() is first and len(made) == 1
+    channels.current = object()  # the reloading channel replaced its channel
+    assert stubs.get() == ("stub", channels.current) and len(made) == 2
