@@ -33,14 +33,13 @@ import grpc
 import psycopg
 import redis
 import structlog
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks import procstat
 from benchmarks.options import RunOptions
 from farebox_cli.certs import certificate_paths, write_dev_certificates
 from farebox_cli.embedded import start_postgres, start_redis
 from farebox_cli.services import spec_named
-from farebox_cli.stack import apply_migrations
+from farebox_cli.stack import apply_migrations, grpc_serving
 from farebox_cli.tokens import ensure_dev_key, jwt_environment, mint_token
 
 log = structlog.get_logger()
@@ -176,24 +175,15 @@ def _tail(path: Path, lines: int = 15) -> str:
 def wait_serving(service: ServiceProcess, timeout: float = START_TIMEOUT_S) -> None:
     """Waits until the server answers its overall health check with SERVING."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(service.health_address or service.address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if service.popen.poll() is not None:
-                raise StackError(
-                    f"{service.name} exited with {service.popen.returncode}: {_tail(service.log_path)}"
-                )
-            try:
-                answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-                if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"{service.name} not serving after {timeout:.0f}s: {_tail(service.log_path)}"
-                )
-            time.sleep(0.2)
+    serving = grpc_serving(service.health_address or service.address)
+    while not serving():
+        if service.popen.poll() is not None:
+            raise StackError(
+                f"{service.name} exited with {service.popen.returncode}: {_tail(service.log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise StackError(f"{service.name} not serving after {timeout:.0f}s: {_tail(service.log_path)}")
+        time.sleep(0.2)
 
 
 class Stack:

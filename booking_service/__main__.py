@@ -12,7 +12,6 @@ import structlog
 import uvloop
 from redis.asyncio import Redis
 
-from booking_service.background import Periodic
 from booking_service.outbox import BookingEvent, EventConsumer, OutboxRelay
 from booking_service.server import serve
 from booking_service.settings import BookingSettings, StreamWorkerSettings
@@ -20,6 +19,7 @@ from booking_service.store import BookingStore
 from common.db import open_pool
 from common.logs import configure_logging
 from common.metrics import start_metrics_server
+from common.periodic import Periodic
 from common.server import run_workers
 
 log = structlog.get_logger()

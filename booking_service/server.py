@@ -9,7 +9,6 @@ import grpc
 from farebox.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from redis.asyncio import Redis
 
-from booking_service.background import Periodic
 from booking_service.cancellation import Cancellations
 from booking_service.clients import PaymentClient, SeatClient, open_channels
 from booking_service.domain import Limits
@@ -28,9 +27,9 @@ from common.domain_metrics import domain_metrics
 from common.group_commit import GroupCommitter
 from common.idempotency import IdempotencyStore, KeyPurger
 from common.interceptors.idempotency import IdempotencyInterceptor
-from common.logs import configure_logging
-from common.platform import Platform
-from common.server import ServiceHost, serve_until_signalled
+from common.periodic import Periodic
+from common.platform import Platform, run_service
+from common.server import ServiceHost
 
 SERVICE_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
 
@@ -116,9 +115,4 @@ async def build_server(
 
 async def serve() -> None:
     """Builds, starts and runs one booking-service process until SIGTERM (a worker of `run_workers`)."""
-    settings = BookingSettings.from_env()
-    configure_logging(settings.server.log_level, service="booking")
-    platform = Platform.configure(settings.platform, service="booking")
-    host = await build_server(settings, platform=platform)
-    await platform.start(host, settings.server)
-    await serve_until_signalled(host, settings.server)
+    await run_service(BookingSettings.from_env(), "booking", build_server)

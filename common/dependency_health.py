@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 
 import structlog
 from grpc_health.v1 import health, health_pb2
+
+from common.periodic import Periodic
 
 log = structlog.get_logger()
 
@@ -30,10 +33,9 @@ class DependencyMonitor:
         self._health = health_servicer
         self._checks = dict(checks)
         self._needed_by = dict(needed_by)
-        self._interval = interval
         self._timeout = timeout
         self.down: frozenset[str] = frozenset()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("dependency_probe", self.probe, timedelta(seconds=interval))
 
     def is_up(self, dependency: str) -> bool:
         """Whether the last probe reached the dependency."""
@@ -65,15 +67,8 @@ class DependencyMonitor:
 
     def start(self) -> None:
         """Probes in the background until `stop`."""
-        self._task = asyncio.create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stops probing."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await self.probe()
-            await asyncio.sleep(self._interval)
+        await self._loop.stop()

@@ -10,7 +10,6 @@ GroupCommitter, so concurrent requests share commits. The interceptor that drive
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from contextvars import ContextVar
@@ -30,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from common.errors import FareboxError, InvalidArgument, Unavailable
 from common.group_commit import GroupCommitter
+from common.periodic import Periodic
 from common.request_context import current_principal
 from common.settings import Env, SettingsError
 
@@ -323,23 +323,18 @@ class KeyPurger:
     def __init__(self, store: IdempotencyStore, settings: IdempotencySettings) -> None:
         self._store = store
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("idempotency_purge", self.purge_once, settings.purge_interval)
+
+    async def purge_once(self) -> int:
+        """Deletes the records past their retention once; returns how many."""
+        deleted = await self._store.purge(self._settings.retention)
+        log.info("idempotency_keys_purged", deleted=deleted)
+        return deleted
 
     def start(self) -> None:
-        """Purges in the background until `stop`."""
-        self._task = asyncio.create_task(self._run())
+        """Purges in the background until `stop`; a failed round is logged and the next tries again."""
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stops purging."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                deleted = await self._store.purge(self._settings.retention)
-                log.info("idempotency_keys_purged", deleted=deleted)
-            except Exception:  # the next round tries again
-                log.exception("idempotency_purge_failed")
-            await asyncio.sleep(self._settings.purge_interval.total_seconds())
+        await self._loop.stop()

@@ -8,8 +8,9 @@ internal port (TLS that requires a client certificate from the Farebox CA; other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 from redis.asyncio import Redis
@@ -20,10 +21,11 @@ from common.interceptors.chain import standard_interceptors
 from common.interceptors.metrics import ServerMetricsInterceptor
 from common.interceptors.rate_limit import RateLimitInterceptor
 from common.jwt_auth import JwtVerifier
+from common.logs import configure_logging
 from common.metrics import MetricsSettings
 from common.rate_limit import RateLimiter
 from common.security_settings import SecuritySettings
-from common.server import ServiceHost
+from common.server import ServiceHost, serve_until_signalled
 from common.settings import Env, ServerSettings
 from common.tls import bind, channel_credentials, server_credentials
 from common.tracing import Tracing, TracingSettings, configure_tracing
@@ -118,3 +120,25 @@ class Platform:
         if self.verifier is not None:
             await self.verifier.close()
         await self.tracing.shutdown()
+
+
+class ServiceSettings(Protocol):
+    """What `run_service` needs of a service's settings."""
+
+    @property
+    def server(self) -> ServerSettings: ...
+
+    @property
+    def platform(self) -> PlatformSettings: ...
+
+
+async def run_service(
+    settings: ServiceSettings, service: str, build: Callable[..., Awaitable[ServiceHost]]
+) -> None:
+    """One service process: its logs, its platform (tracing first, so the pools are traced), the host
+    `build(settings, platform=...)` makes, its ports, then serving until SIGTERM."""
+    configure_logging(settings.server.log_level, service=service)
+    platform = Platform.configure(settings.platform, service=service)
+    host = await build(settings, platform=platform)
+    await platform.start(host, settings.server)
+    await serve_until_signalled(host, settings.server)

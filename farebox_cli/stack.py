@@ -102,11 +102,11 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> N
         time.sleep(0.2)
 
 
-def grpc_serving(port: int) -> Callable[[], bool]:
-    """Whether the plaintext health port answers SERVING for the whole server."""
+def grpc_serving(address: str) -> Callable[[], bool]:
+    """Whether the plaintext health endpoint at `address` answers SERVING for the whole server."""
 
     def check() -> bool:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with grpc.insecure_channel(address) as channel:
             try:
                 response = health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(service=""), timeout=1.0
@@ -144,7 +144,7 @@ def run_stack(data_dir: Path) -> None:
         try:
             for spec in SERVICES:
                 processes.append(start_service(spec, service_environment(spec, data_dir, urls)))
-                wait_until(grpc_serving(spec.health_port), spec.name)
+                wait_until(grpc_serving(f"127.0.0.1:{spec.health_port}"), spec.name)
                 log.info("service_started", service=spec.name, port=spec.port)
             processes.append(start_service(GATEWAY, service_environment(GATEWAY, data_dir, urls)))
             wait_until(http_ready(f"http://127.0.0.1:{GATEWAY.port}/readyz"), GATEWAY.name)

@@ -14,9 +14,8 @@ from common.domain_metrics import domain_metrics
 from common.group_commit import GroupCommitter
 from common.idempotency import IdempotencyStore, KeyPurger
 from common.interceptors.idempotency import IdempotencyInterceptor
-from common.logs import configure_logging
-from common.platform import Platform
-from common.server import ServiceHost, serve_until_signalled
+from common.platform import Platform, run_service
+from common.server import ServiceHost
 from payment_service.payments import Payments
 from payment_service.provider_guard import ProviderGuard
 from payment_service.providers.base import PaymentProvider
@@ -83,9 +82,4 @@ async def build_server(
 
 async def serve() -> None:
     """Builds, starts and runs one payment-service process until SIGTERM (a worker of `run_workers`)."""
-    settings = PaymentSettings.from_env()
-    configure_logging(settings.server.log_level, service="payment")
-    platform = Platform.configure(settings.platform, service="payment")
-    host = await build_server(settings, platform=platform)
-    await platform.start(host, settings.server)
-    await serve_until_signalled(host, settings.server)
+    await run_service(PaymentSettings.from_env(), "payment", build_server)

@@ -20,9 +20,8 @@ from common.domain_metrics import domain_metrics
 from common.group_commit import GroupCommitter
 from common.idempotency import IdempotencyStore, KeyPurger
 from common.interceptors.idempotency import IdempotencyInterceptor
-from common.logs import configure_logging
-from common.platform import Platform
-from common.server import ServiceHost, serve_until_signalled
+from common.platform import Platform, run_service
+from common.server import ServiceHost
 from seat_service.catalog import TripCatalog
 from seat_service.domain import Clock, system_clock
 from seat_service.inventory import SeatInventory
@@ -150,9 +149,4 @@ async def build_server(
 
 async def serve() -> None:
     """Builds, starts and runs one seat-service process until SIGTERM (a worker of `run_workers`)."""
-    settings = SeatSettings.from_env()
-    configure_logging(settings.server.log_level, service="seat")
-    platform = Platform.configure(settings.platform, service="seat")
-    host = await build_server(settings, platform=platform)
-    await platform.start(host, settings.server)
-    await serve_until_signalled(host, settings.server)
+    await run_service(SeatSettings.from_env(), "seat", build_server)

@@ -16,7 +16,8 @@ from farebox.seat.v1.seat_inventory_service_pb2_grpc import SeatInventoryService
 
 from seat_service import messages
 from seat_service.demo import demo_trip
-from tests.e2e.booking.stack import ServiceProcess, Stack, fresh_database, migrate_all, start_stack
+from tests.e2e.booking.stack import ServiceProcess, Stack, start_stack
+from tests.support.databases import fresh_database, migrate_all
 from tests.support.platform import DevCredentials
 from tests.unit.booking.harness import new_id
 

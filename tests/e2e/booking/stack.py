@@ -16,17 +16,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from farebox_cli.stack import apply_migrations
 from tests.support.platform import DevCredentials
 from tests.unit.booking.harness import FAST, TICKET_KEY
 
@@ -41,26 +35,6 @@ UNLIMITED_RATES = {
     "FAREBOX_RATE_LIMIT_BOOKING_PER_MINUTE": "0",
     "FAREBOX_RATE_LIMIT_ADMIN_PER_MINUTE": "0",
 }
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new database on the server, dropped afterwards; its URL."""
-    name = f"farebox_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def migrate_all(database_url: str) -> None:
-    """Applies the idempotency keys' and every service's migrations."""
-
-    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this thread
-        thread.submit(apply_migrations, database_url).result()
 
 
 @dataclass

@@ -17,8 +17,9 @@ from farebox.booking.v1 import booking_pb2
 from farebox.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 
 from tests.e2e.booking.conftest import new_trip, public_channel, signed_in
-from tests.e2e.booking.stack import Stack, fresh_database, migrate_all, start_stack
+from tests.e2e.booking.stack import Stack, start_stack
 from tests.integration.observability.prometheus_server import PrometheusServer, start_prometheus
+from tests.support.databases import fresh_database, migrate_all
 from tests.support.platform import DevCredentials
 from tests.unit.booking.harness import new_id
 

@@ -18,9 +18,9 @@ from payment_service.settings import PaymentSettings
 from seat_service.server import build_server as build_seat
 from seat_service.settings import SeatSettings
 from tests.e2e.booking.conftest import Traveller
-from tests.e2e.booking.stack import fresh_database, migrate_all
 from tests.integration.seat.support import FakeClock
 from tests.support.auth import stand_in_auth
+from tests.support.databases import fresh_database, migrate_all
 from tests.unit.booking.harness import booking_settings, new_id
 from tests.unit.booking.principal import SubjectFromMetadata, as_traveller
 

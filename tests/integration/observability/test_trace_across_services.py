@@ -36,9 +36,9 @@ from payment_service.server import build_server as build_payment
 from payment_service.settings import PaymentSettings
 from seat_service.server import build_server as build_seat
 from seat_service.settings import SeatSettings
-from tests.e2e.booking.stack import fresh_database, migrate_all
 from tests.integration.gateway.test_booking_with_real_services import bearer
 from tests.integration.seat.support import trip_message
+from tests.support.databases import fresh_database, migrate_all
 from tests.support.platform import DevCredentials
 from tests.unit.booking.harness import TICKET_KEY
 from tests.unit.gateway.protoc import farebox_descriptor_set

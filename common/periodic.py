@@ -1,4 +1,5 @@
-"""Runs a piece of background work every so often until stopped (recovery, sweeper, outbox relay)."""
+"""Runs a piece of background work every so often until stopped: saga recovery, sweepers, the outbox
+relay, idempotency-key purges, dependency probes."""
 
 from __future__ import annotations
 
