@@ -1,7 +1,6 @@
 """The h2load recipe: gRPC frames, its command line, a real run against the echo server, and a clear
-skip when h2load is missing."""
+error when h2load is missing (Debian nghttp2-client; .ci/run installs it)."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,11 @@ from benchmarks.scenarios.context import Context
 from benchmarks.settings import BenchSettings
 from benchmarks.stack import Stack
 
-needs_h2load = pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) missing")
-
 
 def test_a_grpc_frame_is_an_uncompressed_flag_a_length_and_the_message() -> None:
     assert h2load.grpc_frame(b"\n\x02hi") == b"\x00\x00\x00\x00\x04\n\x02hi"
 
 
-@needs_h2load
 def test_a_fixed_rate_is_shared_by_the_connections_and_no_rate_means_flat_out(tmp_path: Path) -> None:
     paced = h2load.command("h:1", "/S/M", tmp_path / "f", tmp_path / "l", 4, 200, 5, streams=8)
     assert paced[paced.index("--rps") + 1] == "50" and paced[paced.index("-m") + 1] == "8"
@@ -44,7 +40,6 @@ def test_the_agreement_scenario_says_when_h2load_is_absent(
     assert not result.measurements
 
 
-@needs_h2load
 def test_h2load_drives_the_echo_server_and_reports_each_request(tmp_path: Path) -> None:
     stack = Stack(tmp_path)
     try:
