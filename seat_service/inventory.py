@@ -177,7 +177,7 @@ class SeatInventory:
     async def _persist(self, hold: Hold, epoch: str, now: datetime) -> Hold | None:
         """Writes a freshly claimed hold; None when the index was rebuilt meanwhile (claim again)."""
         write = asyncio.ensure_future(
-            self._committer.run(lambda conn: store.insert_hold(conn, hold, epoch, now))
+            self._committer.run_batched(store.insert_holds, store.ClaimedHold(hold, epoch, now))
         )
         try:
             stored, inserted = await asyncio.shield(write)

@@ -3,7 +3,7 @@
 A rebuild locks the trip row (FOR NO KEY UPDATE), which waits for every hold transaction that
 share-locked it, reads the active holds and sales, loads them into Redis under a new epoch and
 records that epoch in the row before unlocking. A hold claimed in an older epoch can then no longer
-be written (see `store.insert_hold`), so it is claimed again instead of being lost. Concurrent
+be written (see `store.insert_holds`), so it is claimed again instead of being lost. Concurrent
 callers in one process share one rebuild; other processes wait on the row lock and find it done.
 
 Every load but a new trip's first is counted in `farebox_redis_rebuilds_total` by reason: `startup`

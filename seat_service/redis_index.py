@@ -13,6 +13,7 @@ NOINDEX instead of acting on a partial index.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.batching import Batcher, Pending
 from common.redis_scripts import LuaScript
 from seat_service.domain import ChangeKind, Claim, Hold, IndexSnapshot, Span, to_ms
 
@@ -95,8 +97,22 @@ class HoldOutcome:
     claim: Claim | None = None
 
 
+@dataclass(frozen=True)
+class HoldClaim:
+    """A hold to claim: its seats until `expire_ms`, as of `now_ms`, within the holder's `limit`."""
+
+    hold: Hold
+    now_ms: int
+    expire_ms: int
+    limit: int
+
+
 class SeatIndex:
-    """The Redis side of the seat inventory: one atomic script per operation."""
+    """The Redis side of the seat inventory: one atomic script per operation.
+
+    Concurrent holds are claimed in batches (`common.batching`): one script call per trip claims
+    every hold queued for it, each all or nothing, in the order they came.
+    """
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -104,30 +120,64 @@ class SeatIndex:
             name: LuaScript(self.redis, "seat_service", name)
             for name in ("hold", "release", "sell", "unsell")
         }
+        self._claims: Batcher[HoldClaim, HoldOutcome] = Batcher(self._claim)
+
+    async def close(self) -> None:
+        """Stops claiming once the queued holds are claimed."""
+        await self._claims.close()
 
     async def hold(self, hold: Hold, now_ms: int, expire_ms: int, limit: int) -> HoldOutcome:
         """Claims every seat-segment of a hold, or none; publishes HELD when it did."""
-        event = SeatEvent(ChangeKind.HELD, hold.seat_numbers, hold.span, now_ms)
-        args: list[Any] = [
-            now_ms, expire_ms, hold.hold_id, limit, len(hold.seat_numbers),
-            events_channel(hold.trip_id), event.encode(), *claim_fields(hold.seat_numbers, hold.span),
-        ]  # fmt: skip
-        keys = [index_key(hold.trip_id), holder_key(hold.trip_id, hold.holder_id)]
-        reply = [item.decode() for item in await self._scripts["hold"](keys, args)]
-        status = reply[0]
-        if status == "OK":
-            return HoldOutcome(status, epoch=reply[1])
-        if status == "TAKEN":
-            return HoldOutcome(status, taken=tuple(reply[1:]))
-        if status == "LIMIT":
-            return HoldOutcome(status, already_held=int(reply[1]))
-        if status == "DUP":
-            return HoldOutcome(status, epoch=reply[2], claim=parse_claim(reply[1]))
-        return HoldOutcome(status)
+        return await self._claims.submit(HoldClaim(hold, now_ms, expire_ms, limit))
+
+    async def _claim(self, batch: list[Pending[HoldClaim, HoldOutcome]]) -> None:
+        by_trip: dict[str, list[Pending[HoldClaim, HoldOutcome]]] = {}
+        for pending in batch:
+            by_trip.setdefault(pending.item.hold.trip_id, []).append(pending)
+        await asyncio.gather(*(self._claim_trip(trip_id, group) for trip_id, group in by_trip.items()))
+
+    async def _claim_trip(self, trip_id: str, group: list[Pending[HoldClaim, HoldOutcome]]) -> None:
+        keys = [index_key(trip_id)]
+        specs: list[list[Any]] = []
+        for pending in group:
+            claim = pending.item
+            hold = claim.hold
+            event = SeatEvent(ChangeKind.HELD, hold.seat_numbers, hold.span, claim.now_ms)
+            keys.append(holder_key(trip_id, hold.holder_id))
+            specs.append([
+                str(claim.now_ms), str(claim.expire_ms), hold.hold_id, str(claim.limit),
+                str(len(hold.seat_numbers)), event.encode(), claim_fields(hold.seat_numbers, hold.span),
+            ])  # fmt: skip
+        try:
+            replies = await self._scripts["hold"](keys, [events_channel(trip_id), json.dumps(specs)])
+        except Exception as error:  # noqa: BLE001 - handed to every hold of the trip
+            for pending in group:
+                pending.fail(error)
+            return
+        if replies and isinstance(replies[0], bytes):  # NOINDEX: the trip's index is not loaded
+            replies = [replies] * len(group)
+        for pending, reply in zip(group, replies, strict=True):
+            pending.resolve(_hold_outcome([item.decode() for item in reply]))
 
     async def release(self, hold: Hold, kind: ChangeKind, now_ms: int) -> bool:
         """Frees a hold's unsold claims and publishes `kind`; False when the index is not loaded."""
-        return await self._run("release", hold, hold.seat_numbers, kind, now_ms)
+        return await self.release_many([hold], kind, now_ms)
+
+    async def release_many(self, holds: Sequence[Hold], kind: ChangeKind, now_ms: int) -> bool:
+        """Frees the unsold claims of some holds of one trip in one call, publishing `kind` for each;
+        False when the index is not loaded."""
+        trip_id = holds[0].trip_id
+        keys = [index_key(trip_id)]
+        specs: list[list[Any]] = []
+        for hold in holds:
+            event = SeatEvent(kind, hold.seat_numbers, hold.span, now_ms)
+            keys.append(holder_key(trip_id, hold.holder_id))
+            specs.append([
+                hold.hold_id, str(len(hold.seat_numbers)), event.encode(),
+                claim_fields(hold.seat_numbers, hold.span),
+            ])  # fmt: skip
+        reply = await self._scripts["release"](keys, [events_channel(trip_id), json.dumps(specs)])
+        return int(reply) >= 0
 
     async def sell(self, hold: Hold, now_ms: int) -> bool:
         """Marks a committed hold's claims sold and publishes SOLD; False when not loaded."""
@@ -187,3 +237,16 @@ class SeatIndex:
             for holder_id, members in holders.items():
                 pipe.zadd(holder_key(trip_id, holder_id), members)
             await pipe.execute()
+
+
+def _hold_outcome(reply: list[str]) -> HoldOutcome:
+    status = reply[0]
+    if status == "OK":
+        return HoldOutcome(status, epoch=reply[1])
+    if status == "TAKEN":
+        return HoldOutcome(status, taken=tuple(reply[1:]))
+    if status == "LIMIT":
+        return HoldOutcome(status, already_held=int(reply[1]))
+    if status == "DUP":
+        return HoldOutcome(status, epoch=reply[2], claim=parse_claim(reply[1]))
+    return HoldOutcome(status)

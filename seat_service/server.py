@@ -43,6 +43,7 @@ class SeatApp:
     pool: AsyncConnectionPool[Any]
     redis: Redis
     committer: GroupCommitter
+    index: SeatIndex
     builder: IndexBuilder
     inventory: SeatInventory
     hub: WatchHub
@@ -52,6 +53,7 @@ class SeatApp:
         """Stops the background work, then closes the stores."""
         await self.sweeper.stop()
         await self.hub.close()
+        await self.index.close()
         await self.committer.close()
         await self.redis.aclose()
         await self.pool.close()
@@ -89,7 +91,7 @@ async def open_app(
     )
     hub = WatchHub(redis, index, inventory, clock, settings.watch_queue_size)
     sweeper = Sweeper(pool, index, builder, clock, settings.sweep_interval, settings.audit_interval)
-    return SeatApp(pool, redis, committer, builder, inventory, hub, sweeper)
+    return SeatApp(pool, redis, committer, index, builder, inventory, hub, sweeper)
 
 
 def count_replay(method: str) -> None:

@@ -6,6 +6,7 @@ under its primary key, so no seat-segment can be sold twice whatever the index s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,43 +147,84 @@ def _trip(row: dict[str, Any]) -> Trip:
 # Holds and sales
 
 
-async def insert_hold(conn: Conn, hold: Hold, epoch: str, now: datetime) -> tuple[Hold | None, bool]:
-    """Stores a new ACTIVE hold claimed in index generation `epoch`.
+@dataclass(frozen=True)
+class ClaimedHold:
+    """A new hold whose seats were claimed in index generation `epoch`, to be stored as of `now`."""
 
-    Returns (the stored hold, True) when inserted; (the existing hold, False) when the id is taken;
-    (None, False) when the trip's index was rebuilt since the claim, so the claim may be lost. The
-    trip row is share-locked, so a rebuild waits for this transaction and vice versa.
+    hold: Hold
+    epoch: str
+    now: datetime
+
+
+async def insert_holds(conn: Conn, claimed: list[ClaimedHold]) -> list[tuple[Hold | None, bool]]:
+    """Stores new ACTIVE holds in one statement; one outcome per hold, in order.
+
+    An outcome is (the stored hold, True) when inserted; (the existing hold, False) when the id is
+    taken; (None, False) when the trip's index was rebuilt since the claim, so the claim may be lost.
+    The trip rows are share-locked, so a rebuild waits for this transaction and vice versa.
     """
+    holds = [item.hold for item in claimed]
     cursor = await conn.execute(
         f"""
-        WITH trip AS (
-            SELECT trip_id FROM trips WHERE trip_id = %(trip_id)s AND index_epoch = %(epoch)s FOR SHARE
+        WITH claimed AS (
+            SELECT * FROM jsonb_to_recordset(%s::jsonb) AS c(
+                hold_id text, trip_id text, epoch text, holder_id text, request_id text, seats jsonb,
+                from_index smallint, to_index smallint, expire_time timestamptz, total_minor bigint,
+                currency_code text, now timestamptz, ordinal bigint)
+        ), current AS (
+            SELECT trip_id, index_epoch FROM trips
+            WHERE trip_id IN (SELECT trip_id FROM claimed) FOR SHARE
         )
         INSERT INTO seat_holds ({_HOLD_COLUMNS}, create_time, update_time)
-        SELECT %(hold_id)s, trip.trip_id, %(holder_id)s, %(request_id)s, %(seats)s, %(start)s, %(end)s,
-               'ACTIVE', %(expire)s, %(total)s, %(currency)s, '', %(now)s, %(now)s
-        FROM trip
+        SELECT c.hold_id, c.trip_id, c.holder_id, c.request_id,
+               ARRAY(SELECT jsonb_array_elements_text(c.seats)), c.from_index, c.to_index,
+               'ACTIVE', c.expire_time, c.total_minor, c.currency_code, '', c.now, c.now
+        FROM claimed c JOIN current t ON t.trip_id = c.trip_id AND t.index_epoch = c.epoch
+        ORDER BY c.ordinal
         ON CONFLICT (hold_id) DO NOTHING
         RETURNING hold_id
         """,
-        {
-            "trip_id": hold.trip_id,
-            "epoch": epoch,
-            "hold_id": hold.hold_id,
-            "holder_id": hold.holder_id,
-            "request_id": hold.request_id,
-            "seats": list(hold.seat_numbers),
-            "start": hold.span.start,
-            "end": hold.span.end,
-            "expire": hold.expire_time,
-            "total": hold.total_price.amount_minor,
-            "currency": hold.total_price.currency_code,
-            "now": now,
-        },
+        (json.dumps([_claimed_row(item, ordinal) for ordinal, item in enumerate(claimed)]),),
     )
-    if await cursor.fetchone() is not None:
-        return hold, True
-    return await get_hold(conn, hold.hold_id), False
+    inserted = {row["hold_id"] for row in await cursor.fetchall()}
+    outcomes: list[tuple[Hold | None, bool] | None] = []
+    for hold in holds:
+        won = hold.hold_id in inserted
+        inserted.discard(hold.hold_id)  # a second request for the same id in the batch lost
+        outcomes.append((hold, True) if won else None)
+    missing = [hold.hold_id for hold, outcome in zip(holds, outcomes, strict=True) if outcome is None]
+    existing = await get_holds(conn, missing) if missing else {}
+    return [
+        outcome if outcome is not None else (existing.get(hold.hold_id), False)
+        for hold, outcome in zip(holds, outcomes, strict=True)
+    ]
+
+
+def _claimed_row(claimed: ClaimedHold, ordinal: int) -> dict[str, Any]:
+    hold = claimed.hold
+    return {
+        "ordinal": ordinal,
+        "hold_id": hold.hold_id,
+        "trip_id": hold.trip_id,
+        "epoch": claimed.epoch,
+        "holder_id": hold.holder_id,
+        "request_id": hold.request_id,
+        "seats": hold.seat_numbers,
+        "from_index": hold.span.start,
+        "to_index": hold.span.end,
+        "expire_time": hold.expire_time.isoformat(),
+        "total_minor": hold.total_price.amount_minor,
+        "currency_code": hold.total_price.currency_code,
+        "now": claimed.now.isoformat(),
+    }
+
+
+async def get_holds(conn: Conn, hold_ids: list[str]) -> dict[str, Hold]:
+    """The holds of some ids that exist, by id."""
+    cursor = await conn.execute(
+        f"SELECT {_HOLD_COLUMNS} FROM seat_holds WHERE hold_id = ANY(%s)", (hold_ids,)
+    )
+    return {row["hold_id"]: _hold(row) for row in await cursor.fetchall()}
 
 
 async def get_hold(conn: Conn, hold_id: str) -> Hold | None:

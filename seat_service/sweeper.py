@@ -19,12 +19,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from common.domain_metrics import domain_metrics
 from seat_service import store
-from seat_service.domain import ChangeKind, Clock, to_ms
+from seat_service.domain import ChangeKind, Clock, Hold, to_ms
 from seat_service.outages import POSTGRES_OUTAGES
 from seat_service.rebuild import IndexBuilder
 from seat_service.redis_index import SeatIndex
 
 log = structlog.get_logger()
+
+
+RELEASES_PER_CALL = 100
 
 
 class Sweeper:
@@ -57,9 +60,9 @@ class Sweeper:
             now_ms = to_ms(now)
             async with self._pool.connection() as conn, conn.transaction():
                 holds = await store.expire_holds(conn, now, self._batch)
-            for hold in holds:
+            for trip_id, trip_holds in _by_trip(holds):
                 await self._builder.update(
-                    hold.trip_id, partial(self._index.release, hold, ChangeKind.EXPIRED, now_ms)
+                    trip_id, partial(self._index.release_many, trip_holds, ChangeKind.EXPIRED, now_ms)
                 )
             expired += len(holds)
             if len(holds) < self._batch:
@@ -106,3 +109,15 @@ class Sweeper:
                 log.warning("sweep_skipped", error=type(error).__name__)
             except Exception:
                 log.exception("sweep_failed")
+
+
+def _by_trip(holds: list[Hold]) -> list[tuple[str, list[Hold]]]:
+    """The holds grouped by trip, at most RELEASES_PER_CALL to a group (one index call each)."""
+    trips: dict[str, list[Hold]] = {}
+    for hold in holds:
+        trips.setdefault(hold.trip_id, []).append(hold)
+    return [
+        (trip_id, group[start : start + RELEASES_PER_CALL])
+        for trip_id, group in trips.items()
+        for start in range(0, len(group), RELEASES_PER_CALL)
+    ]

@@ -22,6 +22,8 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
+from common.interceptors.wrapping import MethodWrapper, behavior_of, rewrap
+
 LABELS = ("grpc_type", "grpc_service", "grpc_method")
 
 UNARY = "UNARY"
@@ -114,48 +116,19 @@ def server_metrics() -> GrpcMetrics:
     )
 
 
-class ServerMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ServerMetricsInterceptor(MethodWrapper):
     """Counts and times every call of every implemented method, unary and streaming alike."""
 
-    def __init__(self) -> None:
-        self._series: dict[tuple[str, bool, bool], MethodSeries] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        series = self._series_for(handler_call_details.method, handler)
-        behavior: Callable[..., Any]
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        kind = grpc_type(handler.request_streaming, handler.response_streaming)
+        series = server_metrics().series(kind, method)
         if handler.response_streaming:
-            behavior = _streaming_response(series, handler)
-        else:
-            behavior = _single_response(series, handler)
-        factory = _FACTORIES[(handler.request_streaming, handler.response_streaming)]
-        return factory(
-            behavior,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
-    def _series_for(self, full_method: str, handler: grpc.RpcMethodHandler) -> MethodSeries:
-        key = (full_method, handler.request_streaming, handler.response_streaming)
-        series = self._series.get(key)
-        if series is None:
-            kind = grpc_type(handler.request_streaming, handler.response_streaming)
-            series = self._series[key] = server_metrics().series(kind, full_method)
-        return series
-
-
-def _inner_behavior(handler: grpc.RpcMethodHandler) -> Callable[..., Any]:
-    return handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream  # type: ignore[no-any-return]
+            return rewrap(handler, _streaming_response(series, handler))
+        return rewrap(handler, _single_response(series, handler))
 
 
 def _single_response(series: MethodSeries, handler: grpc.RpcMethodHandler) -> Callable[..., Awaitable[Any]]:
-    inner = _inner_behavior(handler)
+    inner = behavior_of(handler)
 
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started_at = _start(series, handler)
@@ -178,7 +151,7 @@ def _single_response(series: MethodSeries, handler: grpc.RpcMethodHandler) -> Ca
 def _streaming_response(
     series: MethodSeries, handler: grpc.RpcMethodHandler
 ) -> Callable[..., AsyncIterator[Any]]:
-    inner = _inner_behavior(handler)
+    inner = behavior_of(handler)
 
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started_at = _start(series, handler)
@@ -230,11 +203,3 @@ def _error_code(error: BaseException, context: grpc.aio.ServicerContext) -> grpc
         code: grpc.StatusCode | None = context.code()
         return code or grpc.StatusCode.UNKNOWN
     return grpc.StatusCode.UNKNOWN
-
-
-_FACTORIES = {
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}

@@ -29,6 +29,9 @@ class _LostConnection(GroupCommitter):
     async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
+    async def run_batched(self, statement: Callable[..., Awaitable[list[T]]], item: object) -> T:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
 
 async def test_a_hold_whose_write_fails_is_undone_in_the_index(
     seat: RunningSeatService, seat_database_url: str, redis_url: str, clock: FakeClock

@@ -304,7 +304,9 @@ async def test_a_commit_losing_to_an_earlier_sale_is_seat_sold_and_names_the_sea
             holder_id="stray", state=HoldState.ACTIVE, expire_time=expiry(clock(), timedelta(minutes=5)),
             total_price=Money(1, "EUR"),
         )  # fmt: skip
-        assert (await store.insert_hold(conn, stray, epoch["index_epoch"], clock()))[1]
+        assert (await store.insert_holds(conn, [store.ClaimedHold(stray, epoch["index_epoch"], clock())]))[0][
+            1
+        ]
     await seat.stub.CommitHold(
         api.CommitHoldRequest(request_id=new_key(), hold_id=winner.hold_id, booking_id="bk-win")
     )

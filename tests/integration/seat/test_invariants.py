@@ -75,7 +75,9 @@ async def test_two_commits_racing_for_one_seat_segment_sell_it_once(
         first, second = _hold(trip_id, ("3A", "3B"), Span(0, 2)), _hold(trip_id, ("3A",), Span(1, 3))
         async with pool.connection() as conn:
             for hold in (first, second):
-                assert (await store.insert_hold(conn, hold, "bypassed", system_clock()))[1]
+                assert (
+                    await store.insert_holds(conn, [store.ClaimedHold(hold, "bypassed", system_clock())])
+                )[0][1]
 
         async def commit(on: AsyncConnectionPool, hold: Hold) -> store.CommitResult:
             async with on.connection() as conn, conn.transaction():
@@ -102,7 +104,7 @@ async def test_commits_racing_in_one_group_commit_batch_sell_once(pool: AsyncCon
     holds = [_hold(trip_id, ("4C",), Span(0, 3)) for _ in range(5)]
     async with pool.connection() as conn:
         for hold in holds:
-            await store.insert_hold(conn, hold, "bypassed", system_clock())
+            await store.insert_holds(conn, [store.ClaimedHold(hold, "bypassed", system_clock())])
     committer = GroupCommitter(pool, flushers=1)
     try:
         results = await asyncio.gather(
@@ -121,7 +123,7 @@ async def test_the_database_itself_refuses_a_second_sale(pool: AsyncConnectionPo
     trip_id = await _trip_in_database(pool)
     hold = _hold(trip_id, ("5D",), Span(0, 1))
     async with pool.connection() as conn:
-        await store.insert_hold(conn, hold, "bypassed", system_clock())
+        await store.insert_holds(conn, [store.ClaimedHold(hold, "bypassed", system_clock())])
         insert = (
             "INSERT INTO seat_sales (trip_id, seat_number, segment, hold_id, booking_id, sold_at)"
             " VALUES (%s, '5D', 0, %s, 'b', now())"
