@@ -1,10 +1,11 @@
 """Micro-batching: what concurrent callers ask for at the same moment is done in one go.
 
 A `Batcher` queues each caller's item; a flusher takes everything queued (up to `max_batch`) and
-hands it to one `flush` call, which resolves every pending item with its own result or error. An
-idle batcher adds no wait (a lone item is flushed at once); under load, items queue while the
-flushers are busy and the next flush takes them all. An item whose caller left before its flush is
-dropped unsent.
+hands it to one `flush` call, which resolves every pending item with its own result or error. A
+flusher first lets the tasks that are ready run once, so callers arriving together share a flush;
+beyond that an idle batcher adds no wait. Under load, items queue while the flushers are busy and
+the next flush takes them all: one flusher makes the largest batches, more let flushes overlap when
+one can wait on another (a lock). An item whose caller left before its flush is dropped unsent.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ Flush = Callable[[list[Pending[I, R]]], Awaitable[None]]
 class Batcher(Generic[I, R]):
     """Feeds concurrent callers' items to `flush` in batches."""
 
-    def __init__(self, flush: Flush[I, R], *, max_batch: int = 128, flushers: int = 2) -> None:
+    def __init__(self, flush: Flush[I, R], *, max_batch: int = 128, flushers: int = 1) -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Pending[I, R]] = asyncio.Queue()
@@ -64,6 +65,7 @@ class Batcher(Generic[I, R]):
     async def _flush_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await asyncio.sleep(0)  # the callers that are ready now join this batch
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

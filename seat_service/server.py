@@ -76,7 +76,9 @@ async def open_app(
     """Connects the seat service's parts; the sweeper is not started."""
     pool = await open_pool(settings.database_url, max_size=settings.db_pool_size, name="seat")
     redis = connect_redis(settings)
-    committer = GroupCommitter(pool)
+    committer = GroupCommitter(
+        pool, flushers=1
+    )  # no write waits long on a lock: one flusher, largest batches
     index = SeatIndex(redis)
     builder = IndexBuilder(pool, index, clock)
     inventory = SeatInventory(

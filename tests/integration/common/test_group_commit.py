@@ -57,3 +57,27 @@ async def test_a_failing_write_fails_alone(pool: AsyncConnectionPool) -> None:
     async with pool.connection() as conn:
         rows = await (await conn.execute("SELECT n FROM gc_items ORDER BY n")).fetchall()
     assert [row["n"] for row in rows] == [1, 2, 3, 4]
+
+
+async def test_batched_items_go_in_one_statement_and_a_bad_one_fails_alone(pool: AsyncConnectionPool) -> None:
+    committer = GroupCommitter(pool, flushers=1)
+    statements: list[list[int]] = []
+
+    async def insert_many(conn: psycopg.AsyncConnection, numbers: list[int]) -> list[int]:
+        statements.append(numbers)
+        await conn.execute(
+            "INSERT INTO gc_items SELECT n, txid_current() FROM unnest(%s::int[]) AS n", (numbers,)
+        )
+        return [-n for n in numbers]
+
+    outcomes = await asyncio.gather(
+        *(committer.run_batched(insert_many, n) for n in [*range(50), 7]), return_exceptions=True
+    )
+    await committer.close()
+
+    assert outcomes[:50] == [-n for n in range(50)]
+    assert isinstance(outcomes[50], psycopg.errors.UniqueViolation)  # the second 7
+    assert any(len(numbers) > 1 for numbers in statements)
+    async with pool.connection() as conn:
+        rows = await (await conn.execute("SELECT n FROM gc_items ORDER BY n")).fetchall()
+    assert [row["n"] for row in rows] == list(range(50))
