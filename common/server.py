@@ -35,7 +35,12 @@ log = structlog.get_logger()
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
-KEEPALIVE_OPTIONS: Sequence[tuple[str, int]] = (
+SERVER_OPTIONS: Sequence[tuple[str, int]] = (
+    # A sale's opening burst queues calls rather than having gRPC cancel those beyond its default of
+    # 1,000 calls waiting for the application (callers see CANCELLED with no reason); each call's
+    # deadline still bounds its wait.
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -65,7 +70,7 @@ class ServiceHost:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> ServiceHost:
         """A server with health and reflection registered; add the servicers, then `start`."""
-        server = grpc.aio.server(interceptors=list(interceptors), options=list(KEEPALIVE_OPTIONS))
+        server = grpc.aio.server(interceptors=list(interceptors), options=list(SERVER_OPTIONS))
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
