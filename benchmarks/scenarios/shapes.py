@@ -170,6 +170,7 @@ def stress(ctx: Context) -> ScenarioResult:
     for step in range(STRESS_STEPS):
         offered = top * (STRESS_START + STRESS_STEP * step)
         seconds = ctx.seconds(STRESS_STEP_SECONDS)
+        trip = trip if step == 0 else seat.create_trip(TRIP_SEATS)  # fresh seats for every step
         options = fixed_rate(HOLD_CALL, hold_data(trip, TRIP_SEATS), offered, seconds)
         found = measure(f"{offered:.0f} req/s", options, seat.target, ctx.settings.template_environment)
         found.extra["offeredRps"] = round(offered, 1)
