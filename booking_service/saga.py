@@ -71,6 +71,20 @@ def is_transient(error: FareboxError) -> bool:
     return isinstance(error, Unavailable | DeadlineExceeded | Aborted)
 
 
+def retry_delay(failures: int, base: timedelta, maximum: timedelta) -> timedelta:
+    """Exponential backoff from `base`, at most `maximum`, for a step that failed `failures` times.
+
+    The exponent stops growing once `maximum` is reached, so a step failing for days never
+    overflows a timedelta.
+    """
+    delay = base
+    for _ in range(failures):
+        if delay >= maximum or not delay:
+            break
+        delay *= 2
+    return min(delay, maximum)
+
+
 class SagaRunner:
     """Starts confirm sagas and drives any saga step by step while it holds the saga's lease."""
 
@@ -190,7 +204,7 @@ class SagaRunner:
     async def _postpone(self, saga: Saga, lease_owner: str, error: FareboxError) -> Saga:
         """Parks the saga at its step; a call refused by an open breaker was not an attempt."""
         failures = saga.failures if breaker_open(error) else saga.failures + 1
-        delay = min(self.settings.retry_base * 2**saga.failures, self.settings.retry_max)
+        delay = retry_delay(saga.failures, self.settings.retry_base, self.settings.retry_max)
         if breaker_open(error) and error.retry_after is not None:
             delay = error.retry_after
         delay += delay * random.uniform(0, 0.1)

@@ -12,6 +12,7 @@ from farebox.seat.v1 import seat_pb2
 
 from booking_service.domain import Booking, BookingStatus, SagaOutcome, SagaStep
 from booking_service.recovery import Recovery
+from booking_service.saga import retry_delay
 from booking_service.tickets import verify_ticket_code
 from common import errors
 from tests.unit.booking.fakes import FakeDownstreams
@@ -250,3 +251,8 @@ async def test_cancelling_an_unpaid_booking_releases_its_hold(parts, fakes) -> N
     with pytest.raises(errors.FailedPrecondition) as caught:
         await confirm(parts, booking)
     assert caught.value.reason == "BOOKING_CANCELLED"
+
+
+@pytest.mark.parametrize(("failures", "seconds"), [(0, 1), (1, 2), (5, 32), (6, 60), (53, 60), (10_000, 60)])
+def test_a_step_failing_for_ever_backs_off_to_the_maximum(failures: int, seconds: int) -> None:
+    assert retry_delay(failures, timedelta(seconds=1), timedelta(seconds=60)) == timedelta(seconds=seconds)
