@@ -85,10 +85,14 @@ class Platform:
         auth: Sequence[grpc.aio.ServerInterceptor],
         inner: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> ServiceHost:
-        """A host whose chain is metrics, tracing, context, errors, policy, `auth`, then `inner`."""
+        """A host whose chain is tracing, metrics, context, errors, policy, `auth`, then `inner`.
+
+        Tracing goes first: its interceptor builds a new handler on every call, so anything outside
+        it could not reuse its wrapper per method.
+        """
         interceptors = [
-            ServerMetricsInterceptor(),
             *self.tracing.server_interceptors(),
+            ServerMetricsInterceptor(),
             *standard_interceptors(*auth, *inner),
         ]
         host = ServiceHost.create(service_names, interceptors=interceptors)
