@@ -20,7 +20,7 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor, filters
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
@@ -84,9 +84,24 @@ class Tracing:
             await asyncio.to_thread(self.provider.force_flush)
 
 
+UNTRACED_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
 def _traced_calls() -> Callable[[Any], bool]:
-    """Every call but health checks and reflection."""
-    return filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection")))
+    """Every call but health checks and reflection.
+
+    Reads the method name straight off the call details: OpenTelemetry's own filters look for it
+    through isinstance checks against grpc's call-detail classes, which cost more than the rest of
+    the interceptor's work on every call.
+    """
+
+    def traced(details: Any) -> bool:
+        method = details.method
+        if isinstance(method, bytes):  # grpc.aio client call details carry bytes
+            method = method.decode()
+        return not str(method).startswith(UNTRACED_METHODS)
+
+    return traced
 
 
 class SampledTracesOnly(trace.TracerProvider):
