@@ -10,7 +10,7 @@ before opening database or Redis pools, and pass the interceptors to the server 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from common.interceptors.policy import OPEN_SERVICES
 from common.settings import Env
 
 log = structlog.get_logger()
@@ -65,7 +66,7 @@ class Tracing:
         if self.provider is None:
             return []
         interceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.provider, filter_=_traced_calls()
+            tracer_provider=self.provider, filter_=is_traced
         )
         return [interceptor]
 
@@ -74,7 +75,7 @@ class Tracing:
         if self.provider is None:
             return []
         interceptors = aio_client_interceptors(  # type: ignore[no-untyped-call]
-            tracer_provider=self.provider, filter_=_traced_calls()
+            tracer_provider=self.provider, filter_=is_traced
         )
         return list(interceptors)
 
@@ -84,24 +85,17 @@ class Tracing:
             await asyncio.to_thread(self.provider.force_flush)
 
 
-UNTRACED_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
-
-def _traced_calls() -> Callable[[Any], bool]:
-    """Every call but health checks and reflection.
+def is_traced(details: Any) -> bool:
+    """Every call but health checks and reflection (`OPEN_SERVICES`).
 
     Reads the method name straight off the call details: OpenTelemetry's own filters look for it
     through isinstance checks against grpc's call-detail classes, which cost more than the rest of
     the interceptor's work on every call.
     """
-
-    def traced(details: Any) -> bool:
-        method = details.method
-        if isinstance(method, bytes):  # grpc.aio client call details carry bytes
-            method = method.decode()
-        return not str(method).startswith(UNTRACED_METHODS)
-
-    return traced
+    method = details.method
+    if isinstance(method, bytes):  # grpc.aio client call details carry bytes
+        method = method.decode()
+    return not str(method).startswith(OPEN_SERVICES)
 
 
 class SampledTracesOnly(trace.TracerProvider):

@@ -187,16 +187,15 @@ async def insert_holds(conn: Conn, claimed: list[ClaimedHold]) -> list[tuple[Hol
         (json.dumps([_claimed_row(item, ordinal) for ordinal, item in enumerate(claimed)]),),
     )
     inserted = {row["hold_id"] for row in await cursor.fetchall()}
-    outcomes: list[tuple[Hold | None, bool] | None] = []
+    won: list[bool] = []
     for hold in holds:
-        won = hold.hold_id in inserted
+        won.append(hold.hold_id in inserted)
         inserted.discard(hold.hold_id)  # a second request for the same id in the batch lost
-        outcomes.append((hold, True) if won else None)
-    missing = [hold.hold_id for hold, outcome in zip(holds, outcomes, strict=True) if outcome is None]
-    existing = await get_holds(conn, missing) if missing else {}
+    lost = [hold.hold_id for hold, first in zip(holds, won, strict=True) if not first]
+    existing = await get_holds(conn, lost) if lost else {}
     return [
-        outcome if outcome is not None else (existing.get(hold.hold_id), False)
-        for hold, outcome in zip(holds, outcomes, strict=True)
+        (hold, True) if first else (existing.get(hold.hold_id), False)
+        for hold, first in zip(holds, won, strict=True)
     ]
 
 

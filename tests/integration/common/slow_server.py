@@ -1,4 +1,5 @@
-"""A tiny server on the shared bootstrap whose one method sleeps, for graceful-shutdown tests."""
+"""A tiny server on the shared bootstrap whose one method sleeps, for graceful-shutdown tests, and how
+a test starts it as a process of its own."""
 
 import asyncio
 import sys
@@ -13,6 +14,20 @@ from common.settings import Env, ServerSettings
 async def wait(request: bytes, _context: grpc.aio.ServicerContext) -> bytes:
     await asyncio.sleep(int(request.decode()) / 1000)
     return b"done"
+
+
+async def start() -> tuple[asyncio.subprocess.Process, int]:
+    """This server in a process of its own; returns the process and its port."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.common.slow_server",
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stderr is not None
+    port = int((await asyncio.wait_for(process.stderr.readline(), 20)).decode())
+    return process, port
 
 
 async def main() -> None:

@@ -2,22 +2,15 @@
 
 import asyncio
 import signal
-import sys
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.integration.common import slow_server
+
 
 async def test_sigterm_lets_an_in_flight_call_finish() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.common.slow_server",
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stderr is not None
-    port = int((await asyncio.wait_for(process.stderr.readline(), 20)).decode())
+    process, port = await slow_server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         assert (
@@ -32,15 +25,7 @@ async def test_sigterm_lets_an_in_flight_call_finish() -> None:
 
 
 async def test_sigterm_reports_not_serving_while_draining() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.common.slow_server",
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stderr is not None
-    port = int((await asyncio.wait_for(process.stderr.readline(), 20)).decode())
+    process, port = await slow_server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         watch = health.Watch(health_pb2.HealthCheckRequest(service="test.Slow"))

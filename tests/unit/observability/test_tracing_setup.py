@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import grpc
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from common.logs import add_trace_context
-from common.tracing import TracingSettings, build_provider, configure_tracing
+from common.tracing import TracingSettings, build_provider, configure_tracing, is_traced
 
 
 def test_without_an_endpoint_tracing_installs_nothing() -> None:
@@ -62,3 +65,20 @@ def test_log_lines_carry_the_current_trace_and_span() -> None:
 
 def test_log_lines_outside_a_span_carry_no_ids() -> None:
     assert add_trace_context(None, "info", {"event": "started"}) == {"event": "started"}
+
+
+def test_health_checks_and_reflection_are_not_traced_on_either_side() -> None:
+    server_call = SimpleNamespace(
+        method="/farebox.seat.v1.SeatInventoryService/HoldSeats"
+    )  # as grpc.aio passes it
+    assert is_traced(server_call)
+    for method in (
+        "/grpc.health.v1.Health/Check",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ):
+        client_call = grpc.aio.ClientCallDetails(method.encode(), None, None, None, None)
+        assert not is_traced(client_call)
+    traced_client_call = grpc.aio.ClientCallDetails(
+        b"/farebox.payment.v1.PaymentService/AuthorizePayment", None, None, None, None
+    )
+    assert is_traced(traced_client_call)
