@@ -3,7 +3,9 @@
 With no OTLP endpoint configured tracing is off and costs nothing: no provider, no interceptors,
 no patched drivers. With one, a process gets one tracer provider that samples a ratio of new
 traces and follows the caller's decision for the rest (ParentBased), so a trace started upstream
-(the W3C `traceparent` a gateway received) is kept or dropped whole. Configure it once per process,
+(the W3C `traceparent` a gateway received) is kept or dropped whole. A dropped trace costs little:
+its calls pass only the trace context on (`common.interceptors.tracing`), and database and Redis
+calls outside a kept trace start no span (`SampledTracesOnly`). Configure it once per process,
 before opening database or Redis pools, and pass the interceptors to the server and channels.
 """
 
@@ -28,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from common.interceptors.policy import OPEN_SERVICES
+from common.interceptors.tracing import SampledClientSpans, SampledServerSpans
 from common.settings import Env
 
 log = structlog.get_logger()
@@ -62,22 +64,20 @@ class Tracing:
         return self.provider is not None
 
     def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        """A span per incoming call (health checks and reflection excluded), continuing the caller's trace."""
+        """A span per incoming call of a kept trace (health checks and reflection excluded),
+        continuing the caller's trace; see `common.interceptors.tracing`."""
         if self.provider is None:
             return []
-        interceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.provider, filter_=is_traced
-        )
-        return [interceptor]
+        spans = aio_server_interceptor(tracer_provider=self.provider)  # type: ignore[no-untyped-call]
+        return [SampledServerSpans(spans)]
 
     def client_interceptors(self) -> list[grpc.aio.ClientInterceptor]:
-        """A span per outgoing call, its context sent on as `traceparent` metadata."""
+        """A span per outgoing call of a kept trace; every call's trace context sent on as
+        `traceparent` metadata."""
         if self.provider is None:
             return []
-        interceptors = aio_client_interceptors(  # type: ignore[no-untyped-call]
-            tracer_provider=self.provider, filter_=is_traced
-        )
-        return list(interceptors)
+        spans = aio_client_interceptors(tracer_provider=self.provider)  # type: ignore[no-untyped-call]
+        return [SampledClientSpans(spans)]
 
     async def shutdown(self) -> None:
         """Exports what is still buffered; register it with `ServiceHost.on_close`."""
@@ -85,22 +85,10 @@ class Tracing:
             await asyncio.to_thread(self.provider.force_flush)
 
 
-def is_traced(details: Any) -> bool:
-    """Every call but health checks and reflection (`OPEN_SERVICES`).
-
-    Reads the method name straight off the call details: OpenTelemetry's own filters look for it
-    through isinstance checks against grpc's call-detail classes, which cost more than the rest of
-    the interceptor's work on every call.
-    """
-    method = details.method
-    if isinstance(method, bytes):  # grpc.aio client call details carry bytes
-        method = method.decode()
-    return not str(method).startswith(OPEN_SERVICES)
-
-
 class SampledTracesOnly(trace.TracerProvider):
-    """Tracers that start spans only inside a sampled trace: a database or Redis call of an unsampled
-    request, or of background work, then costs one flag check instead of a span."""
+    """Tracers that start spans only inside a sampled trace: a database or Redis call of background
+    work, outside any trace, then costs one flag check instead of a span (a call of an unsampled
+    request never gets this far: its instrumentation is suppressed)."""
 
     def __init__(self, provider: trace.TracerProvider) -> None:
         self._provider = provider

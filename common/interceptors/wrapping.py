@@ -31,10 +31,12 @@ class MethodWrapper(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
+        return self.wrapped(await continuation(handler_call_details), handler_call_details.method)
+
+    def wrapped(self, handler: grpc.RpcMethodHandler | None, method: str) -> grpc.RpcMethodHandler | None:
+        """`handler`'s wrapper for `method`, built on first use and while the handler stays the same."""
         if handler is None:
             return None
-        method: str = handler_call_details.method
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
             cached = self._wrapped[method] = (handler, self.wrap(handler, method))

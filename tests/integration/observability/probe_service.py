@@ -2,7 +2,8 @@
 
 `Echo` answers with its input; inputs name a behaviour: `abort:<CODE>` aborts with that code,
 `set:<CODE>` sets the code and returns, `raise` raises, `hang` waits until cancelled and
-`call:<target>` calls Echo on another probe server first (a downstream hop). `Count` streams n
+`call:<target>` calls Echo on another probe server first (a downstream hop), and `instrumentation`
+answers `enabled` or `suppressed` (OpenTelemetry's instrumentation in the call's context). `Count` streams n
 messages, or aborts with FAILED_PRECONDITION after them when n is negative. `Sum` adds a stream.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import grpc
 import structlog
 from google.protobuf import wrappers_pb2
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 SERVICE = "farebox.probe.v1.ProbeService"
 ECHO = f"/{SERVICE}/Echo"
@@ -41,6 +43,8 @@ class ProbeServicer:
             raise RuntimeError("probe failure")
         if value == "hang":
             await asyncio.Event().wait()
+        if value == "instrumentation":
+            return wrappers_pb2.StringValue(value="enabled" if is_instrumentation_enabled() else "suppressed")
         if value.startswith("call:"):
             async with grpc.aio.insecure_channel(
                 value.removeprefix("call:"), interceptors=self.client_interceptors

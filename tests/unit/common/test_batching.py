@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from common.batching import Batcher, Pending
 
@@ -74,3 +75,19 @@ async def test_an_item_whose_caller_left_is_not_flushed() -> None:
     await batcher.close()
 
     assert flushed == [1]
+
+
+async def test_flushes_run_with_instrumentation_suppressed() -> None:
+    seen: list[bool] = []
+
+    async def flush(batch: list[Pending[int, int]]) -> None:
+        seen.append(is_instrumentation_enabled())
+        for pending in batch:
+            pending.resolve(pending.item)
+
+    batcher: Batcher[int, int] = Batcher(flush)
+    assert await batcher.submit(1) == 1
+    await batcher.close()
+
+    assert seen == [False]
+    assert is_instrumentation_enabled()  # the caller's own context is untouched

@@ -9,8 +9,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from common.interceptors.tracing import is_traced
 from common.logs import add_trace_context
-from common.tracing import TracingSettings, build_provider, configure_tracing, is_traced
+from common.tracing import TracingSettings, build_provider, configure_tracing
 
 
 def test_without_an_endpoint_tracing_installs_nothing() -> None:
