@@ -87,8 +87,8 @@ class Platform:
     ) -> ServiceHost:
         """A host whose chain is tracing, metrics, context, errors, policy, `auth`, then `inner`.
 
-        Tracing goes first: its interceptor builds a new handler on every call, so anything outside
-        it could not reuse its wrapper per method.
+        Tracing goes first: for a kept trace OpenTelemetry's interceptor builds a new handler on
+        every call, so anything outside it could not reuse its wrapper per method.
         """
         interceptors = [
             *self.tracing.server_interceptors(),
