@@ -8,6 +8,7 @@ needs (see `common.dependency_health`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -132,6 +133,7 @@ class ServiceHost:
 
 async def serve_until_signalled(host: ServiceHost, settings: ServerSettings) -> None:
     """Runs a started host until SIGTERM or SIGINT, then stops it gracefully."""
+    freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -143,6 +145,14 @@ async def serve_until_signalled(host: ServiceHost, settings: ServerSettings) -> 
     await host.stop(settings.shutdown_grace)
     signalled.cancel()
     await server_done
+
+
+def freeze_start_up_objects() -> None:
+    """Takes what start-up left alive (modules, generated messages, pools, caches) out of the garbage
+    collector's sight: it lives as long as the process, and every full collection that walked it
+    paused the event loop, and every call in flight, for tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_workers(
