@@ -1,6 +1,7 @@
 """The batcher: callers arriving together share one flush, and each gets its own outcome."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -91,3 +92,37 @@ async def test_flushes_run_with_instrumentation_suppressed() -> None:
 
     assert seen == [False]
     assert is_instrumentation_enabled()  # the caller's own context is untouched
+
+
+def _recording(flushed: list[list[int]]) -> Callable[[list[Pending[int, int]]], Awaitable[None]]:
+    async def flush(batch: list[Pending[int, int]]) -> None:
+        flushed.append([pending.item for pending in batch])
+        for pending in batch:
+            pending.resolve(pending.item)
+
+    return flush
+
+
+async def test_a_lone_caller_never_waits_for_the_linger() -> None:
+    flushed: list[list[int]] = []
+    batcher: Batcher[int, int] = Batcher(_recording(flushed), linger=60.0)
+    assert await asyncio.wait_for(batcher.submit(1), timeout=5) == 1
+    assert await asyncio.wait_for(batcher.submit(2), timeout=5) == 2
+    await batcher.close()
+
+    assert flushed == [[1], [2]]
+
+
+async def test_under_load_callers_arriving_during_the_linger_share_a_flush() -> None:
+    flushed: list[list[int]] = []
+    batcher: Batcher[int, int] = Batcher(_recording(flushed), linger=0.5)
+    await asyncio.gather(batcher.submit(1), batcher.submit(2))  # a shared flush: under load
+
+    async def later(item: int) -> int:
+        await asyncio.sleep(0.05)
+        return await batcher.submit(item)
+
+    assert await asyncio.gather(batcher.submit(3), later(4)) == [3, 4]
+    await batcher.close()
+
+    assert flushed == [[1, 2], [3, 4]]
