@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import pytest
+import structlog
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -48,3 +49,12 @@ def spans(tracing: Tracing, span_exporter: CollectingExporter) -> Iterator[InMem
     yield span_exporter
     span_exporter.collecting = False
     span_exporter.clear()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Puts back the logging configuration a test changed."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()

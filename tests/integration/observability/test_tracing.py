@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 import psycopg
 import pytest
-import structlog
 from google.protobuf import wrappers_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
@@ -46,14 +45,6 @@ async def chain(tracing: Tracing) -> AsyncIterator[Chain]:
     yield Chain(middle=middle_address, downstream=downstream_address)
     await middle.stop(None)
     await downstream.stop(None)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-    structlog.contextvars.clear_contextvars()
 
 
 def by_kind(finished: tuple[ReadableSpan, ...], kind: SpanKind) -> list[ReadableSpan]:

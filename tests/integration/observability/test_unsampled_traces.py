@@ -4,12 +4,11 @@ log line, and the drivers' instrumentation is suppressed for the call."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-import structlog
 from google.protobuf import wrappers_pb2
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -22,14 +21,6 @@ from tests.integration.observability.probe_service import ECHO, count_stub, echo
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 UNSAMPLED = (("traceparent", f"00-{TRACE_ID}-00f067aa0ba902b7-00"),)
 SAMPLED = (("traceparent", f"00-{TRACE_ID}-00f067aa0ba902b7-01"),)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture
