@@ -25,7 +25,7 @@ from common.logs import configure_logging
 from common.metrics import MetricsSettings
 from common.rate_limit import RateLimiter
 from common.security_settings import SecuritySettings
-from common.server import ServiceHost, serve_until_signalled
+from common.server import ServiceHost, freeze_start_up_objects, serve_until_signalled
 from common.settings import Env, ServerSettings
 from common.tls import bind, channel_credentials, server_credentials
 from common.tracing import Tracing, TracingSettings, configure_tracing
@@ -140,9 +140,11 @@ async def run_service(
     settings: ServiceSettings, service: str, build: Callable[..., Awaitable[ServiceHost]]
 ) -> None:
     """One service process: its logs, its platform (tracing first, so the pools are traced), the host
-    `build(settings, platform=...)` makes, its ports, then serving until SIGTERM."""
+    `build(settings, platform=...)` makes, start-up objects frozen, its ports, then serving until
+    SIGTERM."""
     configure_logging(settings.server.log_level, service=service)
     platform = Platform.configure(settings.platform, service=service)
     host = await build(settings, platform=platform)
+    freeze_start_up_objects()
     await platform.start(host, settings.server)
     await serve_until_signalled(host, settings.server)

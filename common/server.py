@@ -133,7 +133,6 @@ class ServiceHost:
 
 async def serve_until_signalled(host: ServiceHost, settings: ServerSettings) -> None:
     """Runs a started host until SIGTERM or SIGINT, then stops it gracefully."""
-    freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -150,7 +149,8 @@ async def serve_until_signalled(host: ServiceHost, settings: ServerSettings) -> 
 def freeze_start_up_objects() -> None:
     """Takes what start-up left alive (modules, generated messages, pools, caches) out of the garbage
     collector's sight: it lives as long as the process, and every full collection that walked it
-    paused the event loop, and every call in flight, for tens of milliseconds."""
+    paused the event loop, and every call in flight, for tens of milliseconds. Call it before the
+    server starts, while no call is in flight for the collection to finalize."""
     gc.collect()
     gc.freeze()
 

@@ -14,7 +14,7 @@ async def test_sigterm_lets_an_in_flight_call_finish() -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         assert (
-            await health.Check(health_pb2.HealthCheckRequest())
+            await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
         ).status == health_pb2.HealthCheckResponse.SERVING
         wait = channel.unary_unary("/test.Slow/Wait")
         in_flight = asyncio.ensure_future(wait(b"1500", timeout=10))
@@ -29,7 +29,7 @@ async def test_sigterm_reports_not_serving_while_draining() -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         watch = health.Watch(health_pb2.HealthCheckRequest(service="test.Slow"))
-        first = await watch.read()
+        first = await asyncio.wait_for(watch.read(), 10)
         assert first.status == health_pb2.HealthCheckResponse.SERVING
         in_flight = asyncio.ensure_future(channel.unary_unary("/test.Slow/Wait")(b"1500", timeout=10))
         await asyncio.sleep(0.3)
