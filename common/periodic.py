@@ -1,5 +1,10 @@
 """Runs a piece of background work every so often until stopped: saga recovery, sweepers, the outbox
-relay, idempotency-key purges, dependency probes."""
+relay, idempotency-key purges, dependency probes.
+
+Stopping cancels the work in progress, and the loop also checks a flag of its own: on Python 3.11
+a cancellation that arrives just as an `asyncio.wait_for` completes is lost (psycopg_pool waits for
+connections that way), and the loop would then run on for ever while `stop` waits for it.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class Periodic:
         self.work = work
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Starts the loop in the background."""
@@ -27,14 +33,16 @@ class Periodic:
 
     async def stop(self) -> None:
         """Stops the loop, cancelling work in progress."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.work()
             except Exception:
                 log.exception("background_work_failed", task=self.name)
-            await asyncio.sleep(self.interval.total_seconds())
+            if not self._stopping:
+                await asyncio.sleep(self.interval.total_seconds())
