@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from common.interceptors.wrapping import MethodWrapper, behavior_of, rewrap
+from common.interceptors.wrapping import MethodWrapper, behavior_of, responses_of, rewrap
 
 LABELS = ("grpc_type", "grpc_service", "grpc_method")
 
@@ -158,13 +158,9 @@ def _streaming_response(
         if handler.request_streaming:
             request = _counted(request, series.received)
         try:
-            responses = inner(request, context)
-            if hasattr(responses, "__aiter__"):
-                async for response in responses:
-                    yield response
-                    series.sent.inc()
-            else:
-                await responses  # a handler writing through context.write()
+            async for response in responses_of(inner, request, context):
+                yield response
+                series.sent.inc()
         except BaseException as error:
             series.finish(_error_code(error, context), started_at)
             raise

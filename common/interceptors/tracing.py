@@ -21,10 +21,9 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import SpanContext
 
 from common.interceptors.policy import OPEN_SERVICES
-from common.interceptors.wrapping import Continuation, MethodWrapper, behavior_of, rewrap
+from common.interceptors.wrapping import Continuation, MethodWrapper, behavior_of, responses_of, rewrap
 
 TRACEPARENT = "traceparent"
 
@@ -37,8 +36,9 @@ def is_traced(details: Any) -> bool:
     return not str(method).startswith(OPEN_SERVICES)
 
 
-def _in_unsampled_trace(span_context: SpanContext) -> bool:
-    """True for a valid trace context whose trace is not sampled."""
+def _in_unsampled_trace(context: context_api.Context | None = None) -> bool:
+    """True when `context` (by default the current one) holds a valid trace that is not sampled."""
+    span_context = trace.get_current_span(context).get_span_context()
     return span_context.is_valid and not span_context.trace_flags.sampled
 
 
@@ -53,7 +53,7 @@ def _caller_context(metadata: Sequence[tuple[str, Any]] | None) -> context_api.C
 def _from_unsampled_trace(metadata: Sequence[tuple[str, Any]] | None) -> bool:
     """True when the caller sent the context of an unsampled trace."""
     caller = _caller_context(metadata)
-    return caller is not None and _in_unsampled_trace(trace.get_current_span(caller).get_span_context())
+    return caller is not None and _in_unsampled_trace(caller)
 
 
 class SampledServerSpans(MethodWrapper):
@@ -83,12 +83,8 @@ class SampledServerSpans(MethodWrapper):
 
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 with _unsampled_trace_scope(context):
-                    responses = inner(request, context)
-                    if hasattr(responses, "__aiter__"):
-                        async for response in responses:
-                            yield response
-                    else:
-                        await responses  # a handler writing through context.write()
+                    async for response in responses_of(inner, request, context):
+                        yield response
 
             return rewrap(handler, stream)
 
@@ -108,7 +104,7 @@ def _unsampled_trace_scope(context: grpc.aio.ServicerContext) -> Iterator[None]:
         caller = _caller_context(context.invocation_metadata())
         token = context_api.attach(caller) if caller is not None else None
     try:
-        if _in_unsampled_trace(trace.get_current_span().get_span_context()):
+        if _in_unsampled_trace():
             with suppress_instrumentation():
                 yield
         else:
@@ -139,44 +135,47 @@ class SampledClientSpans(
     async def intercept_unary_unary(
         self, continuation: ClientContinuation, client_call_details: ClientCallDetails, request: Any
     ) -> Any:
-        if _recorded_or_new(client_call_details):
-            return await self._unary_unary.intercept_unary_unary(continuation, client_call_details, request)
-        return await continuation(_with_trace_context(client_call_details), request)
+        return await _route(
+            self._unary_unary.intercept_unary_unary, continuation, client_call_details, request
+        )
 
     async def intercept_unary_stream(
         self, continuation: ClientContinuation, client_call_details: ClientCallDetails, request: Any
     ) -> Any:
-        if _recorded_or_new(client_call_details):
-            return await self._unary_stream.intercept_unary_stream(continuation, client_call_details, request)
-        return await continuation(_with_trace_context(client_call_details), request)
+        return await _route(
+            self._unary_stream.intercept_unary_stream, continuation, client_call_details, request
+        )
 
     async def intercept_stream_unary(
         self, continuation: ClientContinuation, client_call_details: ClientCallDetails, request_iterator: Any
     ) -> Any:
-        if _recorded_or_new(client_call_details):
-            return await self._stream_unary.intercept_stream_unary(
-                continuation, client_call_details, request_iterator
-            )
-        return await continuation(_with_trace_context(client_call_details), request_iterator)
+        return await _route(
+            self._stream_unary.intercept_stream_unary, continuation, client_call_details, request_iterator
+        )
 
     async def intercept_stream_stream(
         self, continuation: ClientContinuation, client_call_details: ClientCallDetails, request_iterator: Any
     ) -> Any:
-        if _recorded_or_new(client_call_details):
-            return await self._stream_stream.intercept_stream_stream(
-                continuation, client_call_details, request_iterator
-            )
-        return await continuation(_with_trace_context(client_call_details), request_iterator)
+        return await _route(
+            self._stream_stream.intercept_stream_stream, continuation, client_call_details, request_iterator
+        )
+
+
+async def _route(
+    spans: Callable[..., Awaitable[Any]],
+    continuation: ClientContinuation,
+    details: ClientCallDetails,
+    request: Any,
+) -> Any:
+    """The call through OpenTelemetry's interceptor (`spans`) when it is traced outside an unsampled
+    trace; otherwise straight on, carrying the current trace context."""
+    if is_traced(details) and not _in_unsampled_trace():
+        return await spans(continuation, details, request)
+    return await continuation(_with_trace_context(details), request)
 
 
 def _one_of(interceptors: Sequence[grpc.aio.ClientInterceptor], kind: type) -> Any:
     return next(interceptor for interceptor in interceptors if isinstance(interceptor, kind))
-
-
-def _recorded_or_new(details: ClientCallDetails) -> bool:
-    """True when OpenTelemetry's interceptor should see the call: a traced method outside an
-    unsampled trace."""
-    return is_traced(details) and not _in_unsampled_trace(trace.get_current_span().get_span_context())
 
 
 def _with_trace_context(details: ClientCallDetails) -> ClientCallDetails:

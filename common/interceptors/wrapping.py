@@ -7,7 +7,7 @@ same one back while the server keeps handing it the same handler.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -50,6 +50,19 @@ class MethodWrapper(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 def behavior_of(handler: grpc.RpcMethodHandler) -> Callable[..., Any]:
     """The handler's implementation, whatever its kind."""
     return handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream  # type: ignore[no-any-return]
+
+
+async def responses_of(
+    behavior: Callable[..., Any], request: Any, context: grpc.aio.ServicerContext
+) -> AsyncIterator[Any]:
+    """A response-streaming behavior's responses, whether it yields them or writes them through
+    `context.write()` (then there are none to pass on)."""
+    responses = behavior(request, context)
+    if hasattr(responses, "__aiter__"):
+        async for response in responses:
+            yield response
+    else:
+        await responses
 
 
 def rewrap(handler: grpc.RpcMethodHandler, behavior: Callable[..., Any]) -> grpc.RpcMethodHandler:
